@@ -1,0 +1,1 @@
+"""Record schemas and the columnar buffers the engine appends to."""

@@ -1,0 +1,86 @@
+"""Row buffers the engine appends to, flushed to a sink as NumPy column batches.
+
+The engine appends one tuple per record (the cheapest thing CPython does);
+every ``batch`` rows the tuples become one int64 matrix, split into named
+columns, and go to the sink. Memory stays flat however long the run is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from roamsim.engine.core import Proc, Txn
+
+TXN_COLUMNS = (
+    "txn_id", "e2e_id", "procedure_id", "roamer", "command_code", "path", "resp_hops", "origin", "responder",
+    "request_time", "ipx_fwd", "depart_time", "answer_time", "result_code", "experimental", "timed_out",
+    "retransmission", "steering_reject", "queue_wait_ns", "service_ns",
+)
+"""Columns of a transaction batch (times relative to the window start; -1 = none)."""
+
+PROC_COLUMNS = (
+    "procedure_id", "type", "trigger", "roamer", "visited", "mme", "start_time", "end_time", "outcome",
+    "emm_cause", "result_code", "experimental", "attempt", "steered",
+)
+"""Columns of a procedure batch."""
+
+
+class Sink(Protocol):
+    """Consumes record batches."""
+
+    def write_transactions(self, cols: dict[str, np.ndarray]) -> None: ...
+
+    def write_procedures(self, cols: dict[str, np.ndarray]) -> None: ...
+
+
+def _columns(rows: list[tuple[int, ...]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    m = np.array(rows, dtype=np.int64).reshape(len(rows), len(names))
+    return {n: np.ascontiguousarray(m[:, i]) for i, n in enumerate(names)}
+
+
+class RecordBuffers:
+    """Transaction and procedure rows, flushed to ``sink`` every ``batch`` rows."""
+
+    def __init__(self, sink: Sink, batch: int = 200_000) -> None:
+        self.sink = sink
+        self.batch = batch
+        self._txn: list[tuple[int, ...]] = []
+        self._proc: list[tuple[int, ...]] = []
+        self.transactions = 0
+        self.procedures = 0
+
+    def transaction(self, txn: Txn, t_ans: int, code: int, exp: bool, timed_out: bool, steering: bool,
+                    wait: int, service: int, resp_hops: int, t_depart: int) -> None:
+        self._txn.append((
+            txn.id, txn.e2e, txn.proc.id, txn.proc.r, txn.cmd, txn.path, resp_hops, txn.origin, txn.responder,
+            txn.t_req, txn.ipx_fwd, t_depart, t_ans, code, exp, timed_out, txn.retry, steering, wait, service,
+        ))
+        if len(self._txn) >= self.batch:
+            self.flush_transactions()
+
+    def procedure(self, proc: Proc, t_end: int, outcome: int, cause: int, code: int, exp: bool) -> None:
+        self._proc.append((
+            proc.id, proc.kind, proc.trigger, proc.r, proc.visited, proc.mme, proc.start, t_end, outcome,
+            cause, code, exp, proc.attempt, proc.steered,
+        ))
+        if len(self._proc) >= self.batch:
+            self.flush_procedures()
+
+    def flush_transactions(self) -> None:
+        if self._txn:
+            self.transactions += len(self._txn)
+            self.sink.write_transactions(_columns(self._txn, TXN_COLUMNS))
+            self._txn = []
+
+    def flush_procedures(self) -> None:
+        if self._proc:
+            self.procedures += len(self._proc)
+            self.sink.write_procedures(_columns(self._proc, PROC_COLUMNS))
+            self._proc = []
+
+    def flush(self) -> None:
+        self.flush_transactions()
+        self.flush_procedures()

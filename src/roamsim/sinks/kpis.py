@@ -1,0 +1,284 @@
+"""KPIs of a run, computed from its Parquet files (so they can be recomputed by anyone).
+
+Definitions (domain notes §6.1; GSMA IR.42 for the success ratios):
+
+- *attach success ratio*: successful attach attempts / attach attempts that
+  ended (aborted attempts excluded); *first-attempt*: the same over attempts
+  whose attempt counter was 1.
+- *registration episode*: the attach attempts from one trigger (arrival, power
+  on, border crossing, network change) until success; *eventual success* is the
+  share of episodes that registered, *attach delay* the time from the
+  episode's first attempt to its successful ULA.
+- *TPS*: requests per second received by an element, or carried by a link
+  (both directions), in one-second bins of simulated time.
+- *inbound/outbound roamers per day*: distinct IMSIs with a successful
+  registration (attach or TAU) in a visited network / of a home network, per UTC day.
+- *steering*: share of steered-policy roamers whose first registration in the
+  country was on a preferred partner; steering rejects per steered roamer; extra
+  signalling = transactions of attach attempts rejected by steering; attach delay
+  added = mean delay of steered episodes minus that of unsteered ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from roamsim.catalogue.diameter import RESULT_NAMES
+from roamsim.scenario.schema import Scenario
+from roamsim.world.model import World
+
+NS = 1_000_000_000
+MS = 1_000_000
+EPISODE_TRIGGERS = ("arrival", "power_on", "border_crossing", "network_change")
+
+
+def _pct(x: np.ndarray, q: float) -> float | None:
+    return round(float(np.percentile(x, q)) / MS, 3) if x.size else None
+
+
+def _latency(x: np.ndarray) -> dict[str, Any]:
+    return {"count": int(x.size), "p50_ms": _pct(x, 50), "p95_ms": _pct(x, 95), "p99_ms": _pct(x, 99),
+            "mean_ms": round(float(x.mean()) / MS, 3) if x.size else None}
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def _decode(col: Any) -> tuple[np.ndarray, list[str]]:
+    """Dictionary column → (int indices, names)."""
+    chunked = col.combine_chunks() if hasattr(col, "combine_chunks") else col
+    return np.asarray(chunked.indices.to_numpy(zero_copy_only=False)), chunked.dictionary.to_pylist()
+
+
+def _codes(col: Any, names: list[str]) -> np.ndarray:
+    """Dictionary column → indices into ``names`` (whatever dictionary the file used)."""
+    idx, dic = _decode(col)
+    remap = np.asarray([names.index(d) if d in names else -1 for d in dic], dtype=np.int64)
+    return remap[idx] if idx.size else idx.astype(np.int64)
+
+
+def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
+    """Compute kpis.json for a finished run directory."""
+    t0 = int(s.window.start.timestamp() * NS)
+    window = s.window.duration
+    nsec = max(1, -(-window // NS))
+    plmns = world.op_plmn
+    pair_name = {(h, v): f"{plmns[h]}->{plmns[v]}" for h in range(len(plmns)) for v in range(len(plmns))}
+
+    # -- procedures ------------------------------------------------------------
+    p = pq.read_table(run_dir / "procedures.parquet")
+    from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
+
+    ptype = _codes(p["type"], list(PROCEDURE_TYPES))
+    trig = _codes(p["trigger"], list(TRIGGERS))
+    outc = _codes(p["outcome"], list(OUTCOMES))
+    home = _codes(p["home_plmn"], plmns)
+    vis = _codes(p["visited_plmn"], plmns)
+    imsi = p["imsi"].to_numpy()
+    start = p["start_time"].to_numpy()
+    end = p["end_time"].to_numpy()
+    attempt = p["attempt"].to_numpy()
+    steered = p["steered"].to_numpy(zero_copy_only=False)
+    success = outc == OUTCOMES.index("success")
+    ended = outc != OUTCOMES.index("aborted")
+    is_attach = ptype == PROCEDURE_TYPES.index("attach")
+
+    latency = {t: _latency((end - start)[(ptype == i) & success]) for i, t in enumerate(PROCEDURE_TYPES)}
+
+    def attach_stats(mask: np.ndarray) -> dict[str, Any]:
+        a = mask & is_attach & ended
+        first = a & (attempt == 1)
+        ex_sor = a & ~steered
+        return {
+            "attempts": int(a.sum()),
+            "successes": int((a & success).sum()),
+            "success_ratio": _ratio(int((a & success).sum()), int(a.sum())),
+            "first_attempt_success_ratio": _ratio(int((first & success).sum()), int(first.sum())),
+            "success_ratio_ex_steering": _ratio(int((ex_sor & success).sum()), int(ex_sor.sum())),
+            "steering_rejects": int((a & steered).sum()),
+        }
+
+    # Registration episodes (attach attempts from one trigger until success).
+    ai = np.nonzero(is_attach)[0]
+    ai = ai[np.lexsort((p["procedure_id"].to_numpy()[ai], imsi[ai]))]
+    episode_start = np.isin(trig[ai], [TRIGGERS.index(t) for t in EPISODE_TRIGGERS])
+    new_imsi = np.ones(ai.size, dtype=bool)
+    new_imsi[1:] = imsi[ai][1:] != imsi[ai][:-1]
+    ep = np.cumsum(episode_start | new_imsi) - 1
+    n_ep = int(ep[-1]) + 1 if ai.size else 0
+    ep_success = np.zeros(n_ep, dtype=bool)
+    np.logical_or.at(ep_success, ep, success[ai])
+    ep_aborted = np.zeros(n_ep, dtype=bool)
+    last = np.ones(ai.size, dtype=bool)
+    last[:-1] = ep[1:] != ep[:-1]
+    ep_aborted[ep[last]] = ~ended[ai][last]
+    ep_first = np.full(n_ep, np.iinfo(np.int64).max)
+    np.minimum.at(ep_first, ep, start[ai])
+    ep_done = np.zeros(n_ep, dtype=np.int64)
+    ok = success[ai]
+    ep_done[ep[ok]] = end[ai][ok]
+    ep_steered = np.zeros(n_ep, dtype=bool)
+    np.logical_or.at(ep_steered, ep, steered[ai])
+    ep_home = np.zeros(n_ep, dtype=np.int64)
+    ep_home[ep] = home[ai]
+    ep_delay = np.where(ep_success, ep_done - ep_first, 0)
+
+    def episode_stats(mask: np.ndarray) -> dict[str, Any]:
+        m = mask & ~ep_aborted
+        return {"episodes": int(m.sum()), "eventual_success_ratio": _ratio(int((m & ep_success).sum()), int(m.sum())),
+                "attach_delay": _latency(ep_delay[m & ep_success])}
+
+    # -- transactions ----------------------------------------------------------
+    tx = pq.read_table(run_dir / "transactions.parquet",
+                       columns=["command", "result_code", "experimental", "timed_out", "request_time",
+                                "answer_time", "steering_reject", "procedure_id"])
+    cmd_idx, cmd_names = _decode(tx["command"])
+    rc = tx["result_code"].to_numpy(zero_copy_only=False)
+    answered = ~tx["result_code"].is_null().to_numpy(zero_copy_only=False)
+    exp = tx["experimental"].to_numpy(zero_copy_only=False)
+    tout = tx["timed_out"].to_numpy(zero_copy_only=False)
+    rtt = tx["answer_time"].to_numpy(zero_copy_only=False)
+    req_t = tx["request_time"].to_numpy()
+    error_mix: dict[str, int] = {}
+    codes = np.where(answered, rc, 0).astype(np.int64) * 2 + exp.astype(np.int64)
+    for key, count in zip(*np.unique(codes[answered], return_counts=True), strict=True):
+        code, is_exp = int(key) // 2, bool(key % 2)
+        name = RESULT_NAMES.get((code, is_exp), "UNKNOWN")
+        error_mix[f"{code} {name}{' (experimental)' if is_exp else ''}"] = int(count)
+    transactions = {}
+    for i, name in enumerate(cmd_names):
+        m = cmd_idx == i
+        if not m.any():
+            continue
+        ok_rtt = m & answered & ~tout
+        transactions[name] = {
+            "requests": int(m.sum()),
+            "timeouts": int((m & tout).sum()),
+            "round_trip": _latency((rtt - req_t)[ok_rtt].astype(np.int64)),
+        }
+
+    # Steered attempts' transactions (AIR and the rejected ULR) = extra signalling.
+    steered_procs = p["procedure_id"].to_numpy()[is_attach & steered]
+    extra = int(np.isin(tx["procedure_id"].to_numpy(), steered_procs).sum())
+
+    # -- TPS per element and per link (requests only) -------------------------
+    element_counts: dict[str, np.ndarray] = {}
+    link_counts: dict[str, np.ndarray] = {}
+    pf = pq.ParquetFile(run_dir / "messages.parquet")
+    total_messages = 0
+    for rg in range(pf.num_row_groups):
+        m = pf.read_row_group(rg, columns=["time", "is_request", "origin", "destination"])
+        total_messages += m.num_rows
+        req = m["is_request"].to_numpy(zero_copy_only=False)
+        sec = ((m["time"].to_numpy() - t0) // NS)[req]
+        sec = np.clip(sec, 0, nsec - 1)
+        o_idx, names = _decode(m["origin"])
+        d_idx, _ = _decode(m["destination"])
+        o_idx, d_idx = o_idx[req].astype(np.int64), d_idx[req].astype(np.int64)
+        ne = len(names)
+        for e in np.unique(d_idx):
+            key = names[e]
+            bc = np.bincount(sec[d_idx == e], minlength=nsec)
+            element_counts[key] = element_counts[key] + bc if key in element_counts else bc
+        lo, hi = np.minimum(o_idx, d_idx), np.maximum(o_idx, d_idx)
+        lk = lo * ne + hi
+        for k in np.unique(lk):
+            key = f"{names[k // ne]}<->{names[k % ne]}"
+            bc = np.bincount(sec[lk == k], minlength=nsec)
+            link_counts[key] = link_counts[key] + bc if key in link_counts else bc
+
+    def tps(counts: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {k: {"peak_tps": int(v.max()), "mean_tps": round(float(v.sum()) / nsec, 4), "requests": int(v.sum())}
+                for k, v in sorted(counts.items())}
+
+    # -- roamers per day ----------------------------------------------------------
+    reg = success & np.isin(ptype, [PROCEDURE_TYPES.index("attach"), PROCEDURE_TYPES.index("tracking_area_update")])
+    day = (end - t0) // (86_400 * NS)
+    inbound: dict[str, dict[str, int]] = defaultdict(dict)
+    outbound: dict[str, dict[str, int]] = defaultdict(dict)
+    start_day = s.window.start.date()
+    import datetime as _dt
+
+    for key_arr, out in ((vis, inbound), (home, outbound)):
+        sel = np.nonzero(reg)[0]
+        if not sel.size:
+            continue
+        triples = np.unique(np.stack([key_arr[sel], day[sel], imsi[sel]]), axis=1)
+        keys, counts = np.unique(triples[:2], axis=1, return_counts=True)
+        for (op, d), cnt in zip(keys.T, counts, strict=True):
+            out[plmns[int(op)]][str(start_day + _dt.timedelta(days=int(d)))] = int(cnt)
+
+    # -- steering -----------------------------------------------------------------
+    steering = {}
+    for (h, country), pol in world.steering.items():
+        in_country = np.isin(vis, world.country_ops[country])
+        m = is_attach & (home == h) & in_country
+        first_reg: dict[int, int] = {}
+        for k in np.nonzero(m & success)[0][np.argsort(end[m & success], kind="stable")]:
+            first_reg.setdefault(int(imsi[k]), int(vis[k]))
+        on_pref = sum(1 for v in first_reg.values() if v in pol.preferred)
+        rej = m & steered
+        steered_imsis, per = np.unique(imsi[rej], return_counts=True)
+        ep_m = np.zeros(n_ep, dtype=bool)
+        ep_m[ep[m[ai]]] = True
+        ep_m &= ep_home == h
+        d_st = ep_delay[ep_m & ep_steered & ep_success & ~ep_aborted]
+        d_un = ep_delay[ep_m & ~ep_steered & ep_success & ~ep_aborted]
+        steering[f"{plmns[h]} in {country}"] = {
+            "preferred": sorted(plmns[v] for v in pol.preferred),
+            "roamers_registered": len(first_reg),
+            "share_on_preferred": _ratio(on_pref, len(first_reg)),
+            "steered_roamers": int(steered_imsis.size),
+            "steering_rejects": int(per.sum()),
+            "rejects_per_steered_roamer": round(float(per.mean()), 4) if per.size else None,
+            "max_rejects_per_roamer": int(per.max()) if per.size else 0,
+            "extra_transactions": int(np.isin(tx["procedure_id"].to_numpy(),
+                                              p["procedure_id"].to_numpy()[rej]).sum()),
+            "attach_delay_steered": _latency(d_st),
+            "attach_delay_unsteered": _latency(d_un),
+            "attach_delay_added_ms": round((float(d_st.mean()) - float(d_un.mean())) / MS, 3)
+            if d_st.size and d_un.size else None,
+        }
+
+    pairs = {}
+    for h, v in sorted({(int(a), int(b)) for a, b in zip(home[is_attach], vis[is_attach], strict=True)}):
+        mask = (home == h) & (vis == v)
+        pm = mask & success
+        pairs[pair_name[(h, v)]] = {
+            "attach": attach_stats(mask),
+            "latency": {t: _latency((end - start)[(ptype == i) & pm]) for i, t in enumerate(PROCEDURE_TYPES)
+                        if ((ptype == i) & pm).any()},
+        }
+
+    return {
+        "window": {"start": s.window.start.isoformat(), "duration_s": window / NS},
+        "counts": {
+            "roamers_seen": int(np.unique(imsi).size),
+            "procedures": {t: int((ptype == i).sum()) for i, t in enumerate(PROCEDURE_TYPES)},
+            "transactions": len(tx),
+            "messages": total_messages,
+        },
+        "overall": {
+            "attach": attach_stats(np.ones(len(p), dtype=bool)),
+            "registration": episode_stats(np.ones(n_ep, dtype=bool)),
+            "latency": latency,
+            "transactions": transactions,
+            "timeouts": {"transactions": int(tout.sum()),
+                         "procedures": int((outc == OUTCOMES.index("timeout")).sum())},
+            "error_mix": error_mix,
+            "extra_transactions_from_steering": extra,
+            "extra_signalling_ratio": _ratio(extra, len(tx)),
+        },
+        "per_partner": pairs,
+        "per_home": {plmns[h]: {"registration": episode_stats(ep_home == h)}
+                     for h in sorted(set(ep_home.tolist()))},
+        "tps": {"per_element": tps(element_counts), "per_link": tps(link_counts)},
+        "roamers_per_day": {"inbound_by_visited": dict(inbound), "outbound_by_home": dict(outbound)},
+        "steering": steering,
+    }
