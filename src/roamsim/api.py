@@ -125,8 +125,11 @@ def simulate(
     }
     _write_json(out / MANIFEST, manifest)
 
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
     world = compile_world(scenario)
     population = build_population(scenario, world, seed=run_seed, scale=scale)
+    phases["population_s"] = round(time.perf_counter() - mark, 3)
     t0 = int(scenario.window.start.timestamp() * 1e9)
     sink = ParquetSink(out, world, population.imsi, population.home, t0)
     records = RecordBuffers(sink)
@@ -139,7 +142,9 @@ def simulate(
     status = "partial"
     error: str | None = None
     try:
+        mark = time.perf_counter()
         engine.run(report if progress is not None else None)
+        phases["engine_s"] = round(time.perf_counter() - mark, 3)
         status = "complete"
     except BaseException as exc:  # recorded in the manifest, then re-raised
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -147,7 +152,9 @@ def simulate(
     finally:
         if status != "complete":
             records.flush()
+        mark = time.perf_counter()
         sink.close()
+        phases["write_tail_s"] = round(time.perf_counter() - mark, 3)
         counts = {
             "roamers": population.size,
             "events": engine.events,
@@ -157,8 +164,10 @@ def simulate(
         }
         files = [f"{n}.parquet" for n in FILES]
         if status == "complete":
+            mark = time.perf_counter()
             kpis = compute_kpis(out, scenario, world)
             _write_json(out / KPIS, kpis)
+            phases["kpis_s"] = round(time.perf_counter() - mark, 3)
             files.append(KPIS)
         manifest.update(
             status=status,
@@ -166,6 +175,7 @@ def simulate(
             files=files,
             counts=counts,
             wall_time_s=round(time.perf_counter() - wall0, 3),
+            phases=phases,
         )
         _write_json(out / MANIFEST, manifest)
     return RunSummary(out, status, counts, manifest["wall_time_s"])

@@ -19,14 +19,14 @@ mapping of TS 29.272 Annex A (:func:`roamsim.catalogue.diameter.emm_cause_for`).
 
 from __future__ import annotations
 
+import gc
 import heapq
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from roamsim.catalogue import diameter as dia
-from roamsim.engine.draws import Draws
+from roamsim.engine.draws import Block, Draws
 from roamsim.engine.queue import ServerQueue
 from roamsim.population import build as pop
 from roamsim.population.build import Population, cohort_seed
@@ -102,18 +102,12 @@ class Txn:
         self.ipx_fwd = ipx_fwd
 
 
-def _sampler(d: Distribution, draws: Draws) -> Callable[[], int]:
-    """A zero-argument function drawing one integer value of ``d`` from ``draws``."""
-    a, b = d.a, d.b
+def _service_sampler(d: Distribution, rng: np.random.Generator) -> Callable[[], float]:
+    """Service times of ``d`` in ns, drawn in blocks from ``rng``."""
     if d.kind == "fixed":
-        v = int(a)
+        v = d.a
         return lambda: v
-    if d.kind == "exponential":
-        return lambda: int(-a * math.log(1.0 - draws.uniform()))
-    if d.kind == "lognormal":
-        sigma = d.sigma
-        return lambda: int(a * math.exp(sigma * draws.normal()))
-    return lambda: int(a + (b - a) * draws.uniform())
+    return Block(rng, lambda g, n: np.maximum(d.sample(g, n), 0.0)).next
 
 
 class Engine:
@@ -131,10 +125,11 @@ class Engine:
         self.imsi: list[int] = population.imsi.tolist()
         self.home: list[int] = population.home.tolist()
         self.cohort: list[int] = population.cohort.tolist()
-        self.draws = [Draws(np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE))) for c in s.cohorts]
+        self.draws = [Draws(np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE)), world.jitter_sigma)
+                      for c in s.cohorts]
         self.queues = [ServerQueue(op.hss.servers, op.hss.queue_limit) for op in s.operators]
         self.hss_error = [op.hss.transient_errors for op in s.operators]
-        self.service = [[_sampler(op.hss.service, d) for d in self.draws] for op in s.operators]
+        self.service = [[_service_sampler(op.hss.service, d.rng) for d in self.draws] for op in s.operators]
         self.hss_element = {e: i for i, e in enumerate(world.op_hss)}
 
         self.timeout = s.diameter.answer_timeout
@@ -164,6 +159,8 @@ class Engine:
         self.sor: dict[int, list[int]] = {}  # roamer → [country code id, rejects, first reject time, done]
         self.retry_net: dict[int, int] = {}  # PLMN a pending T3411 retry goes back to
 
+        self.path_latency = world.path_latency_ns  # grows as paths are made
+        self.cum = world.cum_fixed_ns
         self.heap: list[tuple[int, int, int, object]] = []
         self.seq = 0
         self.next_txn = 0
@@ -173,11 +170,27 @@ class Engine:
 
     # -- scheduling ----------------------------------------------------
     def push(self, t: int, kind: int, obj: object) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, obj))
+        """Schedule an event; ties are broken by insertion order, so runs are reproducible."""
+        seq = self.seq + 1
+        self.seq = seq
+        heapq.heappush(self.heap, (t, seq, kind, obj))
 
     def run(self, progress: Callable[[int, int], None] | None = None, every: int = 200_000) -> None:
-        """Process every event up to the window end, then drain requests in flight."""
+        """Process every event up to the window end, then drain requests in flight.
+
+        The cyclic garbage collector is paused meanwhile: the engine's records
+        form no reference cycles, and scanning millions of young objects costs
+        a measurable share of the run.
+        """
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._run(progress, every)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _run(self, progress: Callable[[int, int], None] | None, every: int) -> None:
         p = self.p
         heap = self.heap
         window = self.window
@@ -276,11 +289,11 @@ class Engine:
                     self.send_to_hss(t, proc, ULR, new)
         elif kind == pop.EV_NET_CHANGE:
             if st == REGISTERED and self.cur[r] is None:
-                cands = [v for v in self.candidates(t, r) if v != self.net[r]]
-                if cands:
+                v = self.pick_network(t, r, avoid=self.net[r])
+                if v >= 0:
                     self.net[r] = -1
                     self.state[r] = SEARCHING
-                    self.start_attach(t, r, cands[0], TRIG["network_change"])
+                    self.start_attach(t, r, v, TRIG["network_change"])
         elif kind == pop.EV_IDR:
             target = self.hss_mme[r]
             if target >= 0:
@@ -310,7 +323,7 @@ class Engine:
             self.select_and_attach(t, r, trig)
         else:
             v = self.retry_net.get(r, -1)
-            if v >= 0 and v in self.candidates(t, r):
+            if v >= 0 and self.selectable(t, r, v):
                 self.start_attach(t, r, v, trig)
             else:
                 self.select_and_attach(t, r, TRIG["reselection"])
@@ -324,47 +337,59 @@ class Engine:
         self.roam_forbidden.pop(r, None)
         self.barred_until.pop(r, None)
 
-    def candidates(self, t: int, r: int) -> list[int]:
-        """Visited PLMNs in priority order: RPLMN, the SIM's operator list, then the others by radio weight."""
-        w = self.w
-        country = self.country[r]
-        if country is None:
-            return []
-        ops = w.country_ops[country]
-        excluded: set[int] = set()
+    def excluded(self, t: int, r: int) -> set[int] | None:
+        """PLMNs the UE must not select now: forbidden (#11), forbidden for roaming (#13, #15),
+        barred after #42, and those whose attempt counter ran out in this selection round."""
+        excl: set[int] | None = None
         for table in (self.fplmn, self.roam_forbidden, self.tried):
             found = table.get(r)
             if found:
-                excluded |= found
+                excl = set(found) if excl is None else excl | found
         barred = self.barred_until.get(r)
         if barred:
-            excluded |= {v for v, until in barred.items() if until > t}
-        order: list[int] = []
+            now_barred = {v for v, until in barred.items() if until > t}
+            if now_barred:
+                excl = now_barred if excl is None else excl | now_barred
+        return excl
+
+    def pick_network(self, t: int, r: int, avoid: int = -1) -> int:
+        """The PLMN an automatic-mode UE selects (TS 23.122 §4.4.3.1.1), or -1 if none.
+
+        Order: the RPLMN, the SIM's operator-controlled list, then the other
+        PLMNs at random weighted by radio coverage (``share``); ``avoid`` and
+        the excluded PLMNs are skipped.
+        """
+        w = self.w
+        country = self.country[r]
+        if country is None:
+            return -1
+        excl = self.excluded(t, r)
         rp = self.rplmn[r]
-        if rp >= 0 and w.op_country[rp] == country and rp not in excluded:
-            order.append(rp)
+        if rp >= 0 and rp != avoid and w.op_country[rp] == country and (excl is None or rp not in excl):
+            return rp
         for v in w.op_sim_preferred[self.home[r]]:
-            if w.op_country[v] == country and v not in excluded and v not in order:
-                order.append(v)
-        rest = [v for v in ops if v not in excluded and v not in order]
-        draws = self.draws[self.cohort[r]]
-        while rest:
-            if len(rest) == 1:
-                order.append(rest.pop())
-                break
-            weights = [w.op_share[v] for v in rest]
-            x = draws.uniform() * sum(weights)
-            k = 0
-            while k < len(rest) - 1 and x >= weights[k]:
-                x -= weights[k]
-                k += 1
-            order.append(rest.pop(k))
-        return order
+            if v != avoid and w.op_country[v] == country and (excl is None or v not in excl):
+                return v
+        rest = [v for v in w.country_ops[country] if v != avoid and (excl is None or v not in excl)]
+        if len(rest) <= 1:
+            return rest[0] if rest else -1
+        shares = w.op_share
+        x = self.draws[self.cohort[r]].uniform() * sum(shares[v] for v in rest)
+        for v in rest:
+            x -= shares[v]
+            if x < 0.0:
+                return v
+        return rest[-1]
+
+    def selectable(self, t: int, r: int, v: int) -> bool:
+        """Whether ``v`` may be selected now in the roamer's current country."""
+        excl = self.excluded(t, r)
+        return self.w.op_country[v] == self.country[r] and (excl is None or v not in excl)
 
     def select_and_attach(self, t: int, r: int, trig: int) -> None:
-        cands = self.candidates(t, r)
-        if cands:
-            self.start_attach(t, r, cands[0], trig)
+        v = self.pick_network(t, r)
+        if v >= 0:
+            self.start_attach(t, r, v, trig)
             return
         # Nothing to try: wait T3402 if something may come back, else stay without service.
         self.state[r] = NO_SERVICE
@@ -434,20 +459,12 @@ class Engine:
         self.push(t + self.t3411, K_TIMER, (r, self.timer_epoch[r], TRIG["retry"]))
 
     # -- S6a transport ------------------------------------------------------
-    def ipx_delay(self, path: int, r: int) -> int:
-        """One draw of the IPX hop's one-way delay: the median latency with log-normal jitter."""
-        sigma = self.w.jitter_sigma
-        base = self.w.path_latency_ns[path]
-        if sigma == 0.0:
-            return base
-        return int(base * math.exp(sigma * self.draws[self.cohort[r]].normal()))
-
     def new_txn(self, proc: Proc, cmd: int, path: int, origin: int, responder: int, t: int, retry: int,
                 e2e: int = -1) -> Txn:
         self.next_txn += 1
         tid = self.next_txn
-        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry,
-                   self.ipx_delay(path, proc.r))
+        ipx = int(self.path_latency[path] * self.draws[self.cohort[proc.r]].jitter())
+        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx)
 
     def send_to_hss(self, t: int, proc: Proc, cmd: int, mme: int, retry: int = 0, e2e: int = -1) -> None:
         """An MME sends a request towards the home HSS (steering may answer at the home DEA)."""
@@ -456,7 +473,7 @@ class Engine:
         hss = self.w.op_hss[h]
         path = self.w.path(mme, hss)
         txn = self.new_txn(proc, cmd, path, mme, hss, t, retry, e2e)
-        cum = self.w.cum_fixed_ns
+        cum = self.cum
         if cmd == ULR and self.steer(t + cum[DEA_INDEX] + txn.ipx_fwd, proc):
             pol = self.w.steering[(h, self.w.op_country[proc.visited])]
             t_dea = t + cum[DEA_INDEX] + txn.ipx_fwd
@@ -498,7 +515,7 @@ class Engine:
         hss = self.w.op_hss[self.home[proc.r]]
         path = self.w.path(hss, mme)
         txn = self.new_txn(proc, cmd, path, hss, mme, t, 0)
-        t_mme = t + self.w.cum_fixed_ns[HOPS] + txn.ipx_fwd
+        t_mme = t + self.cum[HOPS] + txn.ipx_fwd
         if cmd == CLR and self.mme_ctx[proc.r] == mme:
             self.mme_ctx[proc.r] = -1
         t_ans = self.answer(txn, t_mme + MME_PROCESSING_NS, HOPS, dia.SUCCESS, False, 0, 0, schedule=False)
@@ -521,7 +538,7 @@ class Engine:
                 (dia.AUTHENTICATION_DATA_UNAVAILABLE, True) if txn.cmd == AIR else (dia.UNABLE_TO_DELIVER, False))
             self.answer(txn, t, HOPS, code, exp, 0, 0)
             return
-        service = self.service[h][cohort]()
+        service = int(self.service[h][cohort]())
         start = self.queues[h].admit(t, service)
         if start < 0:
             self.answer(txn, t, HOPS, dia.TOO_BUSY, False, 0, 0)
@@ -547,7 +564,8 @@ class Engine:
     def answer(self, txn: Txn, t_depart: int, resp_hops: int, code: int, exp: bool, wait: int, service: int,
                *, steering: bool = False, schedule: bool = True) -> int:
         """Record a transaction answered at ``t_depart``; schedule its arrival (or timeout) at the origin."""
-        t_ans = t_depart + self.w.cum_fixed_ns[resp_hops] + self.ipx_delay(txn.path, txn.proc.r)
+        t_ans = t_depart + self.cum[resp_hops] + int(
+            self.path_latency[txn.path] * self.draws[self.cohort[txn.proc.r]].jitter())
         timed_out = t_ans - txn.t_req > self.timeout
         self.rec.transaction(txn, t_ans, code, exp, timed_out, steering, wait, service, resp_hops, t_depart)
         if schedule:

@@ -23,7 +23,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -71,7 +71,8 @@ def parse_yaml(text: str, source: str) -> Any:
         context = ""
         if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
             # e.g. an unclosed "{": the problem shows on a later line than its cause
-            context = f" ({exc.context} started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+            cm = exc.context_mark
+            context = f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
         raise ScenarioError(
             source, [Problem("", f"not valid YAML at {where}: {exc.problem or exc}{context}")]
         ) from None
@@ -129,6 +130,7 @@ def cross_check(s: Scenario) -> Iterable[Problem]:
     # The first operator with an id wins, so a duplicate id does not also break every reference to it.
     by_id = {op_id: s.operators[i] for op_id, i in ops.items()}
     countries = {op.country for op in s.operators}
+    known_countries = ", ".join(sorted(countries))
     for i, op in enumerate(s.operators):
         for j, pref in enumerate(op.sim_preferred):
             if pref not in by_id:
@@ -166,10 +168,11 @@ def cross_check(s: Scenario) -> Iterable[Problem]:
             yield Problem(f"steering[{i}].home", _unknown("operator", st.home, by_id))
         if st.country not in countries:
             yield Problem(f"steering[{i}].country",
-                          f"{st.country!r} has no operator in this scenario; expected one of: {', '.join(sorted(countries))}")
+                          f"{st.country!r} has no operator in this scenario; expected one of: {known_countries}")
         key = (st.home, st.country)
         if key in seen_steer:
-            yield Problem(f"steering[{i}]", f"{st.home!r} in {st.country} is already steered by steering[{seen_steer[key]}]")
+            yield Problem(f"steering[{i}]",
+                          f"{st.home!r} in {st.country} is already steered by steering[{seen_steer[key]}]")
         seen_steer.setdefault(key, i)
         for j, pref in enumerate(st.preferred):
             if pref not in by_id:
@@ -196,6 +199,6 @@ def cross_check(s: Scenario) -> Iterable[Problem]:
         ]
         for path, cc in legs:
             if cc not in countries:
-                yield Problem(path, f"{cc!r} has no operator in this scenario; expected one of: {', '.join(sorted(countries))}")
+                yield Problem(path, f"{cc!r} has no operator in this scenario; expected one of: {known_countries}")
             elif home is not None and cc == home.country:
                 yield Problem(path, f"{cc!r} is the home country of {c.home!r}: expected a destination abroad")

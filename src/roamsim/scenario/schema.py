@@ -208,8 +208,12 @@ class Steering(_Model):
     country: CountryCode
     preferred: list[OperatorId] = Field(min_length=1)
     method: Literal["reject"] = "reject"
-    reject_with: REJECT_NAMES = Field("unable-to-comply", description="Diameter error; unable-to-comply (5012) maps to EMM #17")
-    max_rejects: int = Field(5, ge=0, le=100, description="rejects per roamer after which the registration is accepted")
+    reject_with: REJECT_NAMES = Field(
+        "unable-to-comply", description="Diameter error; unable-to-comply (5012) maps to EMM #17"
+    )
+    max_rejects: int = Field(
+        5, ge=0, le=100, description="rejects per roamer after which the registration is accepted"
+    )
     window: Duration | None = Field(
         None, description="alternatively accept once this long has passed since the first reject"
     )
@@ -242,7 +246,9 @@ class Activity(_Model):
         description="how long the device stays off at a power cycle",
     )
     mme_changes_per_day: float = Field(1.0, ge=0, le=100)
-    network_changes_per_day: float = Field(0.05, ge=0, le=100, description="moves to another network of the same country")
+    network_changes_per_day: float = Field(
+        0.05, ge=0, le=100, description="moves to another network of the same country"
+    )
     idr_per_day: float = Field(0.1, ge=0, le=100, description="HSS-initiated Insert-Subscriber-Data")
     purge_probability: Fraction = Field(0.3, description="probability the MME purges (PUR) a UE that went off")
     purge_after: Duration = Field(600 * 1_000_000_000, description="MME implicit detach delay before PUR")

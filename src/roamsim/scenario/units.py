@@ -70,7 +70,7 @@ def parse_duration(text: str | int | float) -> int:
         pos = m.end()
     if pos != len(s) or pos == 0:
         raise UnitError(f"expected {DURATION_HELP}")
-    return int(round(total))
+    return round(total)  # Decimal → int, half-even
 
 
 def format_duration(ns: int) -> str:
@@ -97,7 +97,7 @@ def parse_size(text: str | int) -> int:
     m = _SIZE.match(str(text))
     if not m:
         raise UnitError(f"expected {SIZE_HELP}")
-    return int(round(Decimal(m.group(1)) * BYTES_PER[m.group(2)]))
+    return round(Decimal(m.group(1)) * BYTES_PER[m.group(2)])
 
 
 def parse_fraction(value: str | int | float) -> float:

@@ -5,10 +5,15 @@ Each file is written as ``NAME.parquet.part`` in row groups and renamed to
 half-written Parquet file. Message rows (one per message per hop) are derived
 from the transaction records here, vectorised, with the same hop delays the
 engine used: the log and the engine agree by construction.
+
+Encoding runs on one background thread (Arrow releases the GIL), in
+submission order, with at most ``MAX_PENDING`` batches queued.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +25,11 @@ from roamsim.records import schema as rs
 from roamsim.world.model import HOPS, IPX_HOP, World
 
 FILES = ("transactions", "messages", "procedures")
+MAX_PENDING = 2
+DICTIONARY_COLUMNS = [
+    "protocol", "command", "message", "origin", "responder", "destination", "type", "trigger", "home_plmn",
+    "visited_plmn", "rat", "mme", "outcome",
+]
 
 _BY_CODE = {c.code: c for c in COMMANDS.values()}
 MESSAGE_NAMES: list[str] = [n for c in COMMANDS.values() for n in (c.request, c.answer)]
@@ -60,13 +70,29 @@ class ParquetSink:
         self._writers: dict[str, pq.ParquetWriter] = {}
         for name, schema in (("transactions", rs.TRANSACTIONS), ("messages", rs.MESSAGES),
                              ("procedures", rs.PROCEDURES)):
-            self._writers[name] = pq.ParquetWriter(self.dir / f"{name}.parquet.part", schema,
-                                                   compression=compression)
+            self._writers[name] = pq.ParquetWriter(
+                self.dir / f"{name}.parquet.part", schema, compression=compression,
+                use_dictionary=[c for c in DICTIONARY_COLUMNS if c in schema.names],
+            )
         self._plmn_names = list(world.op_plmn)
         self._elements = list(world.element_names)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet")
+        self._pending: list[Future[None]] = []
+
+    def _submit(self, fn: Callable[..., None], *args: object) -> None:
+        while len(self._pending) >= MAX_PENDING:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def write_transactions(self, c: dict[str, np.ndarray]) -> None:
+        pe = np.asarray(self.world.path_elements, dtype=np.int16)
+        self._submit(self._transactions, c, pe)
+
+    def write_procedures(self, c: dict[str, np.ndarray]) -> None:
+        self._submit(self._procedures, c)
 
     # -- transactions and messages -------------------------------------------
-    def write_transactions(self, c: dict[str, np.ndarray]) -> None:
+    def _transactions(self, c: dict[str, np.ndarray], pe: np.ndarray) -> None:
         t0 = self.t0
         imsi = self.imsi[c["roamer"]]
         answered = c["answer_time"] >= 0
@@ -93,12 +119,11 @@ class ParquetSink:
             pa.array(c["service_ns"]),
         ], schema=rs.TRANSACTIONS)
         self._writers["transactions"].write_table(table)
-        self._write_messages(c, imsi, answered, exp)
+        self._messages(c, pe, imsi, answered, exp)
 
-    def _write_messages(self, c: dict[str, np.ndarray], imsi: np.ndarray, answered: np.ndarray,
-                        exp: np.ndarray) -> None:
+    def _messages(self, c: dict[str, np.ndarray], pe: np.ndarray, imsi: np.ndarray, answered: np.ndarray,
+                  exp: np.ndarray) -> None:
         w = self.world
-        pe = np.asarray(w.path_elements, dtype=np.int16)
         cum = np.asarray(w.cum_fixed_ns, dtype=np.int64)
         path = c["path"]
         resp = c["resp_hops"]
@@ -155,7 +180,7 @@ class ParquetSink:
         self._writers["messages"].write_table(table)
 
     # -- procedures ------------------------------------------------------------
-    def write_procedures(self, c: dict[str, np.ndarray]) -> None:
+    def _procedures(self, c: dict[str, np.ndarray]) -> None:
         r = c["roamer"]
         n = r.shape[0]
         code = c["result_code"].astype(np.int32)
@@ -180,8 +205,19 @@ class ParquetSink:
         self._writers["procedures"].write_table(table)
 
     def close(self) -> None:
-        """Write every footer, then rename the files to their final names."""
+        """Finish queued batches, write every footer, then rename the files to their final names.
+
+        The files are closed even when a batch failed; the failure is raised afterwards.
+        """
+        failure: BaseException | None = None
+        for fut in self._pending:
+            exc = fut.exception()
+            failure = failure or exc
+        self._pending = []
+        self._pool.shutdown(wait=True)
         for name, writer in self._writers.items():
             writer.close()
             (self.dir / f"{name}.parquet.part").replace(self.dir / f"{name}.parquet")
         self._writers = {}
+        if failure is not None:
+            raise failure

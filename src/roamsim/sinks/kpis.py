@@ -89,19 +89,24 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     ended = outc != OUTCOMES.index("aborted")
     is_attach = ptype == PROCEDURE_TYPES.index("attach")
 
-    latency = {t: _latency((end - start)[(ptype == i) & success]) for i, t in enumerate(PROCEDURE_TYPES)}
+    duration = end - start
+    everything = np.arange(len(p))
 
-    def attach_stats(mask: np.ndarray) -> dict[str, Any]:
-        a = mask & is_attach & ended
-        first = a & (attempt == 1)
-        ex_sor = a & ~steered
+    def latency_by_type(idx: np.ndarray) -> dict[str, Any]:
+        ok = idx[success[idx]]
+        d, ty = duration[ok], ptype[ok]
+        return {t: _latency(d[ty == i]) for i, t in enumerate(PROCEDURE_TYPES) if (ty == i).any()}
+
+    def attach_stats(idx: np.ndarray) -> dict[str, Any]:
+        a = idx[is_attach[idx] & ended[idx]]
+        ok, first, st = success[a], attempt[a] == 1, steered[a]
         return {
-            "attempts": int(a.sum()),
-            "successes": int((a & success).sum()),
-            "success_ratio": _ratio(int((a & success).sum()), int(a.sum())),
-            "first_attempt_success_ratio": _ratio(int((first & success).sum()), int(first.sum())),
-            "success_ratio_ex_steering": _ratio(int((ex_sor & success).sum()), int(ex_sor.sum())),
-            "steering_rejects": int((a & steered).sum()),
+            "attempts": int(a.size),
+            "successes": int(ok.sum()),
+            "success_ratio": _ratio(int(ok.sum()), int(a.size)),
+            "first_attempt_success_ratio": _ratio(int((first & ok).sum()), int(first.sum())),
+            "success_ratio_ex_steering": _ratio(int((~st & ok).sum()), int((~st).sum())),
+            "steering_rejects": int(st.sum()),
         }
 
     # Registration episodes (attach attempts from one trigger until success).
@@ -168,30 +173,32 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     extra = int(np.isin(tx["procedure_id"].to_numpy(), steered_procs).sum())
 
     # -- TPS per element and per link (requests only) -------------------------
-    element_counts: dict[str, np.ndarray] = {}
-    link_counts: dict[str, np.ndarray] = {}
+    # One bincount per row group over (key, second), keys = elements, then links.
+    names = list(world.element_names)
+    ne = len(names)
+    element_bins = np.zeros(ne * nsec, dtype=np.int64)
+    link_bins: dict[int, np.ndarray] = {}
     pf = pq.ParquetFile(run_dir / "messages.parquet")
     total_messages = 0
     for rg in range(pf.num_row_groups):
         m = pf.read_row_group(rg, columns=["time", "is_request", "origin", "destination"])
         total_messages += m.num_rows
         req = m["is_request"].to_numpy(zero_copy_only=False)
-        sec = ((m["time"].to_numpy() - t0) // NS)[req]
-        sec = np.clip(sec, 0, nsec - 1)
-        o_idx, names = _decode(m["origin"])
-        d_idx, _ = _decode(m["destination"])
-        o_idx, d_idx = o_idx[req].astype(np.int64), d_idx[req].astype(np.int64)
-        ne = len(names)
-        for e in np.unique(d_idx):
-            key = names[e]
-            bc = np.bincount(sec[d_idx == e], minlength=nsec)
-            element_counts[key] = element_counts[key] + bc if key in element_counts else bc
-        lo, hi = np.minimum(o_idx, d_idx), np.maximum(o_idx, d_idx)
-        lk = lo * ne + hi
-        for k in np.unique(lk):
-            key = f"{names[k // ne]}<->{names[k % ne]}"
-            bc = np.bincount(sec[lk == k], minlength=nsec)
-            link_counts[key] = link_counts[key] + bc if key in link_counts else bc
+        sec = np.clip(((m["time"].to_numpy() - t0) // NS)[req], 0, nsec - 1)
+        o_idx = _codes(m["origin"], names)[req]
+        d_idx = _codes(m["destination"], names)[req]
+        element_bins += np.bincount(d_idx * nsec + sec, minlength=ne * nsec)
+        lk = np.minimum(o_idx, d_idx) * ne + np.maximum(o_idx, d_idx)
+        keys, inv = np.unique(lk, return_inverse=True)
+        per = np.bincount(inv * nsec + sec, minlength=keys.size * nsec).reshape(keys.size, nsec)
+        for j, k in enumerate(keys.tolist()):
+            if k in link_bins:
+                link_bins[k] += per[j]
+            else:
+                link_bins[k] = per[j].copy()
+    eb = element_bins.reshape(ne, nsec)
+    element_counts = {names[e]: eb[e] for e in range(ne) if eb[e].any()}
+    link_counts = {f"{names[k // ne]}<->{names[k % ne]}": v for k, v in link_bins.items()}
 
     def tps(counts: dict[str, np.ndarray]) -> dict[str, Any]:
         return {k: {"peak_tps": int(v.max()), "mean_tps": round(float(v.sum()) / nsec, 4), "requests": int(v.sum())}
@@ -205,14 +212,16 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     start_day = s.window.start.date()
     import datetime as _dt
 
+    sel = np.nonzero(reg)[0]
     for key_arr, out in ((vis, inbound), (home, outbound)):
-        sel = np.nonzero(reg)[0]
         if not sel.size:
             continue
-        triples = np.unique(np.stack([key_arr[sel], day[sel], imsi[sel]]), axis=1)
-        keys, counts = np.unique(triples[:2], axis=1, return_counts=True)
-        for (op, d), cnt in zip(keys.T, counts, strict=True):
-            out[plmns[int(op)]][str(start_day + _dt.timedelta(days=int(d)))] = int(cnt)
+        # One int64 per (operator, day, IMSI): IMSIs are below 2**50.
+        group = key_arr[sel].astype(np.int64) * 4096 + day[sel]
+        distinct = np.unique((group << 50) | imsi[sel])
+        keys, counts = np.unique(distinct >> 50, return_counts=True)
+        for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
+            out[plmns[key // 4096]][str(start_day + _dt.timedelta(days=key % 4096))] = cnt
 
     # -- steering -----------------------------------------------------------------
     steering = {}
@@ -247,14 +256,15 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
         }
 
     pairs = {}
-    for h, v in sorted({(int(a), int(b)) for a, b in zip(home[is_attach], vis[is_attach], strict=True)}):
-        mask = (home == h) & (vis == v)
-        pm = mask & success
-        pairs[pair_name[(h, v)]] = {
-            "attach": attach_stats(mask),
-            "latency": {t: _latency((end - start)[(ptype == i) & pm]) for i, t in enumerate(PROCEDURE_TYPES)
-                        if ((ptype == i) & pm).any()},
-        }
+    n_ops = len(plmns)
+    pair_key = home * n_ops + vis
+    order = np.argsort(pair_key, kind="stable")
+    keys, first_idx = np.unique(pair_key[order], return_index=True)
+    for key, group in zip(keys.tolist(), np.split(order, first_idx[1:]), strict=True):
+        if is_attach[group].any():
+            pairs[pair_name[(key // n_ops, key % n_ops)]] = {
+                "attach": attach_stats(group), "latency": latency_by_type(group),
+            }
 
     return {
         "window": {"start": s.window.start.isoformat(), "duration_s": window / NS},
@@ -265,9 +275,9 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
             "messages": total_messages,
         },
         "overall": {
-            "attach": attach_stats(np.ones(len(p), dtype=bool)),
+            "attach": attach_stats(everything),
             "registration": episode_stats(np.ones(n_ep, dtype=bool)),
-            "latency": latency,
+            "latency": latency_by_type(everything),
             "transactions": transactions,
             "timeouts": {"transactions": int(tout.sum()),
                          "procedures": int((outc == OUTCOMES.index("timeout")).sum())},

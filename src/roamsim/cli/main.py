@@ -1,0 +1,372 @@
+"""The ``roamsim`` command: run, validate, schema, examples.
+
+A thin layer over the library API (:func:`roamsim.load_scenario`,
+:func:`roamsim.simulate`). Exit codes a CI can gate on:
+
+* 0: success
+* 1: the run failed (an error inside the simulation or while writing outputs)
+* 2: bad input (an invalid scenario file, a bad option, an unusable output directory)
+* 130: interrupted (Ctrl-C); the run directory is marked partial
+
+Every option can also be set through an environment variable, shown in
+``--help`` (``ROAMSIM_RUN_SEED``, ``ROAMSIM_RUN_SCALE``, ``ROAMSIM_DEBUG``, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from roamsim.version import __version__
+
+if TYPE_CHECKING:
+    from roamsim.api import Progress, RunSummary
+    from roamsim.scenario import Scenario, ScenarioError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+ENV_PREFIX = "ROAMSIM"
+DEBUG_ENV = "ROAMSIM_DEBUG"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "auto_envvar_prefix": ENV_PREFIX,
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+}
+
+
+def _debug_option(f: F) -> F:
+    return click.option(
+        "--debug",
+        is_flag=True,
+        default=False,
+        envvar=DEBUG_ENV,
+        show_envvar=True,
+        help="Show the full traceback when a run fails.",
+    )(f)
+
+
+@click.group(
+    context_settings=CONTEXT_SETTINGS,
+    epilog="""\b
+Examples:
+  roamsim examples                               list the bundled scenarios
+  roamsim examples quickstart --copy scenarios/  copy one to edit it
+  roamsim validate scenarios/*.yaml              check files without running them
+  roamsim run examples/quickstart.yaml -o runs/quickstart
+  roamsim schema > roamsim.schema.json           JSON Schema for editors
+""",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="roamsim", message="%(prog)s %(version)s")
+@_debug_option
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """roamsim: a seeded, deterministic simulator of international mobile roaming signalling."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _debug_wanted(ctx: click.Context, debug: bool) -> bool:
+    root = ctx.find_root()
+    return debug or bool(root.obj and root.obj.get("debug"))
+
+
+def _fail_bad_input(exc: ScenarioError) -> NoReturn:
+    click.echo(exc.render(), err=True)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _default_output(scenario: Scenario, seed: int | None) -> Path:
+    return Path("runs") / f"{scenario.name}-{scenario.seed if seed is None else seed}"
+
+
+class _ProgressDisplay:
+    """A Rich progress bar on a terminal (simulated time over the window, events/s); silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = 0.0
+
+    def __enter__(self) -> _ProgressDisplay:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]simulating"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[sim]}"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("simulating", total=None, sim="", rate="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, p: Progress) -> None:
+        if self._bar is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and p.sim_time_ns < p.window_ns:
+            return
+        self._last = now
+        from roamsim.scenario.units import format_duration
+
+        sim_s = max(p.sim_time_ns, 0) // 1_000_000_000 * 1_000_000_000
+        rate = p.events / p.wall_s if p.wall_s > 0 else 0.0
+        self._bar.update(
+            self._task,
+            completed=p.sim_time_ns,
+            total=max(p.window_ns, 1),
+            sim=f"sim {format_duration(sim_s)} of {format_duration(p.window_ns)}",
+            rate=f"{rate:,.0f} events/s",
+        )
+
+
+def _summary_line(summary: RunSummary) -> str:
+    counts = ", ".join(f"{v:,} {k}" for k, v in summary.counts.items())
+    details = "; ".join(x for x in (counts, f"{summary.wall_s:.1f} s") if x)
+    return f"run {summary.status}: {summary.run_dir} ({details})"
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim run examples/quickstart.yaml
+  roamsim run examples/quickstart.yaml -o runs/qs --seed 7 --scale 0.1
+""",
+)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="runs/<scenario name>-<seed>",
+    show_envvar=True,
+    help="Run directory to write.",
+)
+@click.option(
+    "-s",
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    show_default="the scenario's seed",
+    show_envvar=True,
+    help="Override the scenario's seed.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_envvar=True,
+    help="Multiply every cohort's roamer count.",
+)
+@_debug_option
+@click.pass_context
+def run(
+    ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float, debug: bool
+) -> None:
+    """Simulate SCENARIO (a YAML file) and write a run directory.
+
+    The run directory holds manifest.json, the Parquet event logs and kpis.json.
+    A progress bar is shown on a terminal; otherwise only a final summary line.
+    """
+    from roamsim.api import RunDirError, simulate
+    from roamsim.scenario import ScenarioError, load_scenario
+
+    debug = _debug_wanted(ctx, debug)
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail_bad_input(exc)
+    out_dir = output if output is not None else _default_output(loaded, seed)
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        with _ProgressDisplay(console.is_terminal and not console.is_dumb_terminal) as show:
+            summary = simulate(loaded, out_dir, seed=seed, scale=scale, scenario_path=scenario, progress=show)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the run directory {out_dir} is marked partial", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except ScenarioError as exc:
+        _fail_bad_input(exc)
+    except RunDirError as exc:  # the -o directory cannot be used: bad input, nothing was written
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"error: the run failed: {type(exc).__name__}: {exc}\n"
+                f"(the run directory {out_dir} may be incomplete; "
+                f"use --debug or {DEBUG_ENV}=1 for a traceback)",
+                err=True,
+            )
+        raise SystemExit(EXIT_FAILURE) from None
+    click.echo(_summary_line(summary))
+    if summary.status != "complete":
+        raise SystemExit(EXIT_FAILURE)
+
+
+# ---------------------------------------------------------------------- validate
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario FILES without running them (exit 2 if any is invalid)."""
+    from roamsim.scenario import ScenarioError, load_scenario
+
+    invalid = 0
+    for path in files:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            click.echo(exc.render(), err=True)
+            invalid += 1
+            continue
+        roamers = sum(c.roamers for c in s.cohorts)
+        click.echo(
+            f"{path}: ok ({_plural(len(s.operators), 'operator')}, {_plural(len(s.cohorts), 'cohort')}, "
+            f"{_plural(roamers, 'roamer')})"
+        )
+    if invalid:
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+# ------------------------------------------------------------------------ schema
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, with the field names users write."""
+    from roamsim.scenario import Scenario
+
+    schema = Scenario.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors and linters)."""
+    click.echo(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------- examples
+
+
+def bundled_examples() -> dict[str, Traversable]:
+    """The example scenarios shipped in the package: name (file stem) → file."""
+    folder = resources.files("roamsim") / "examples"
+    return {
+        entry.name.removesuffix(".yaml"): entry
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".yaml") and entry.is_file()
+    }
+
+
+def _first_comment(text: str) -> str:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            return stripped.lstrip("#").strip()
+        if stripped:
+            break
+    return ""
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option(
+    "--copy",
+    "copy_to",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the example(s) into this directory instead of printing.",
+)
+@click.option("--force", is_flag=True, default=False, help="With --copy, overwrite existing files.")
+def examples(name: str | None, copy_to: Path | None, force: bool) -> None:
+    """List the bundled example scenarios, print one (NAME), or copy them (--copy DIR)."""
+    found = bundled_examples()
+    if name is not None:
+        key = name.removesuffix(".yaml")
+        if key not in found:
+            close = difflib.get_close_matches(key, list(found), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise click.BadParameter(
+                f"{name!r} is not a bundled example{hint}; expected one of: {', '.join(found)}",
+                param_hint="NAME",
+            )
+        chosen = {key: found[key]}
+    else:
+        chosen = found
+
+    if copy_to is not None:
+        targets = {copy_to / f"{k}.yaml": f for k, f in chosen.items()}
+        existing = [str(t) for t in targets if t.exists()]
+        if existing and not force:
+            click.echo(f"error: {', '.join(existing)} already exist(s); use --force to overwrite", err=True)
+            raise SystemExit(EXIT_BAD_INPUT)
+        copy_to.mkdir(parents=True, exist_ok=True)
+        for target, src in targets.items():
+            target.write_bytes(src.read_bytes())
+            click.echo(f"wrote {target}")
+        return
+
+    if name is not None:
+        click.echo(chosen[name.removesuffix(".yaml")].read_text(encoding="utf-8"), nl=False)
+        return
+
+    width = max((len(k) for k in chosen), default=0)
+    for key, f in chosen.items():
+        click.echo(f"{key:<{width}}  {_first_comment(f.read_text(encoding='utf-8'))}".rstrip())
+
+
+# -------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console-script entry point (click's standalone handling, but Ctrl-C exits 130)."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="roamsim", standalone_mode=False)
+    except click.exceptions.Abort:  # KeyboardInterrupt or EOF outside a run
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)

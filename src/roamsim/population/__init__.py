@@ -1,0 +1,1 @@
+"""Cohorts → roamers and their timelines (vectorised)."""

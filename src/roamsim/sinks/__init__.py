@@ -1,0 +1,1 @@
+"""Outputs derived from the record stream: event log (Parquet) and KPIs."""

@@ -1,0 +1,1 @@
+"""The compiled world: operators, elements, IPX paths, agreements and steering policies."""
