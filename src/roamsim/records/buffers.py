@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from roamsim.engine.core import Proc, Txn
 
 TXN_COLUMNS = (
-    "txn_id", "e2e_id", "procedure_id", "roamer", "command_code", "path", "resp_hops", "origin", "responder",
+    "txn_id", "e2e_id", "procedure_id", "roamer", "visited", "command_code", "path", "resp_hops", "origin", "responder",
     "request_time", "ipx_fwd", "depart_time", "answer_time", "result_code", "experimental", "timed_out",
     "retransmission", "steering_reject", "queue_wait_ns", "service_ns",
 )
@@ -55,8 +55,9 @@ class RecordBuffers:
     def transaction(self, txn: Txn, t_ans: int, code: int, exp: bool, timed_out: bool, steering: bool,
                     wait: int, service: int, resp_hops: int, t_depart: int) -> None:
         self._txn.append((
-            txn.id, txn.e2e, txn.proc.id, txn.proc.r, txn.cmd, txn.path, resp_hops, txn.origin, txn.responder,
-            txn.t_req, txn.ipx_fwd, t_depart, t_ans, code, exp, timed_out, txn.retry, steering, wait, service,
+            txn.id, txn.e2e, txn.proc.id, txn.proc.r, txn.proc.visited, txn.cmd, txn.path, resp_hops, txn.origin,
+            txn.responder, txn.t_req, txn.ipx_fwd, t_depart, t_ans, code, exp, timed_out, txn.retry, steering, wait,
+            service,
         ))
         if len(self._txn) >= self.batch:
             self.flush_transactions()

@@ -27,7 +27,7 @@ from roamsim.world.model import HOPS, IPX_HOP, World
 FILES = ("transactions", "messages", "procedures")
 MAX_PENDING = 2
 DICTIONARY_COLUMNS = [
-    "protocol", "command", "message", "origin", "responder", "destination", "type", "trigger", "home_plmn",
+    "protocol", "interface", "command", "message", "origin", "responder", "destination", "type", "trigger", "home_plmn",
     "visited_plmn", "rat", "mme", "outcome",
 ]
 
@@ -103,7 +103,10 @@ class ParquetSink:
             pa.array(c["e2e_id"]),
             pa.array(c["procedure_id"]),
             pa.array(imsi),
+            _dict(self.home[c["roamer"]].astype(np.int16), self._plmn_names, pa.int16()),
+            _dict(c["visited"].astype(np.int16), self._plmn_names, pa.int16()),
             _dict(np.zeros(code.shape[0], dtype=np.int8), ["diameter"], pa.int8()),
+            _dict(np.zeros(code.shape[0], dtype=np.int8), ["S6a"], pa.int8()),
             _dict(_lookup(code, _CMD_IDX), [c.request for c in COMMANDS.values()], pa.int8()),
             pa.array(code.astype(np.int32)),
             _dict(c["origin"].astype(np.int16), self._elements, pa.int16()),
@@ -163,6 +166,7 @@ class ParquetSink:
         table = pa.Table.from_arrays([
             pa.array(cat["time"][order] + self.t0),
             _dict(np.zeros(i.shape[0], dtype=np.int8), ["diameter"], pa.int8()),
+            _dict(np.zeros(i.shape[0], dtype=np.int8), ["S6a"], pa.int8()),
             _dict(msg_idx, MESSAGE_NAMES, pa.int8()),
             pa.array(code.astype(np.int32)),
             pa.array(is_req),
@@ -170,6 +174,8 @@ class ParquetSink:
             pa.array(c["e2e_id"][i]),
             pa.array(c["procedure_id"][i]),
             pa.array(imsi[i]),
+            _dict(self.home[c["roamer"][i]].astype(np.int16), self._plmn_names, pa.int16()),
+            _dict(c["visited"][i].astype(np.int16), self._plmn_names, pa.int16()),
             _dict(cat["orig"][order], self._elements, pa.int16()),
             _dict(cat["dest"][order], self._elements, pa.int16()),
             pa.array(cat["hop"][order]),
