@@ -235,6 +235,14 @@ def run(
             )
         raise SystemExit(EXIT_FAILURE) from None
     click.echo(_summary_line(summary))
+    kpis_file = summary.run_dir / "kpis.json"
+    if summary.status == "complete" and kpis_file.exists():
+        import json
+
+        from roamsim.sinks.kpis import headline
+
+        for line in headline(json.loads(kpis_file.read_text(encoding="utf-8"))):
+            click.echo(f"  {line}")
     if summary.status != "complete":
         raise SystemExit(EXIT_FAILURE)
 

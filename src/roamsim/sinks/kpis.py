@@ -46,6 +46,16 @@ def _latency(x: np.ndarray) -> dict[str, Any]:
             "mean_ms": round(float(x.mean()) / MS, 3) if x.size else None}
 
 
+def _distinct(a: np.ndarray, counts: bool = False) -> Any:
+    """Sorted distinct values (and their counts): sort-based, which is far faster than
+    ``np.unique``'s hash path on large int64 arrays in NumPy 2."""
+    s = np.sort(a)
+    first = np.nonzero(np.r_[True, s[1:] != s[:-1]])[0] if s.size else np.zeros(0, dtype=np.int64)
+    if not counts:
+        return s[first]
+    return s[first], np.diff(np.r_[first, s.size])
+
+
 def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 6) if b else None
 
@@ -152,8 +162,10 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     req_t = tx["request_time"].to_numpy()
     error_mix: dict[str, int] = {}
     codes = np.where(answered, rc, 0).astype(np.int64) * 2 + exp.astype(np.int64)
-    for key, count in zip(*np.unique(codes[answered], return_counts=True), strict=True):
-        code, is_exp = int(key) // 2, bool(key % 2)
+    code_counts = np.bincount(codes[answered])
+    for key in np.nonzero(code_counts)[0].tolist():
+        count = code_counts[key]
+        code, is_exp = key // 2, bool(key % 2)
         name = RESULT_NAMES.get((code, is_exp), "UNKNOWN")
         error_mix[f"{code} {name}{' (experimental)' if is_exp else ''}"] = int(count)
     transactions = {}
@@ -176,8 +188,10 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     # One bincount per row group over (key, second), keys = elements, then links.
     names = list(world.element_names)
     ne = len(names)
-    element_bins = np.zeros(ne * nsec, dtype=np.int64)
-    link_bins: dict[int, np.ndarray] = {}
+    link_of = np.full(ne * ne, -1, dtype=np.int64)  # (lower, upper element) → compact link id
+    link_keys: list[int] = []
+    element_keys: list[np.ndarray] = []
+    link_sec_keys: list[np.ndarray] = []
     pf = pq.ParquetFile(run_dir / "messages.parquet")
     total_messages = 0
     for rg in range(pf.num_row_groups):
@@ -187,18 +201,21 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
         sec = np.clip(((m["time"].to_numpy() - t0) // NS)[req], 0, nsec - 1)
         o_idx = _codes(m["origin"], names)[req]
         d_idx = _codes(m["destination"], names)[req]
-        element_bins += np.bincount(d_idx * nsec + sec, minlength=ne * nsec)
+        element_keys.append(d_idx * nsec + sec)
         lk = np.minimum(o_idx, d_idx) * ne + np.maximum(o_idx, d_idx)
-        keys, inv = np.unique(lk, return_inverse=True)
-        per = np.bincount(inv * nsec + sec, minlength=keys.size * nsec).reshape(keys.size, nsec)
-        for j, k in enumerate(keys.tolist()):
-            if k in link_bins:
-                link_bins[k] += per[j]
-            else:
-                link_bins[k] = per[j].copy()
-    eb = element_bins.reshape(ne, nsec)
+        for k in np.nonzero(np.bincount(lk, minlength=ne * ne))[0].tolist():
+            if link_of[k] < 0:
+                link_of[k] = len(link_keys)
+                link_keys.append(k)
+        link_sec_keys.append(link_of[lk] * nsec + sec)
+    eb = np.bincount(np.concatenate(element_keys), minlength=ne * nsec).reshape(ne, nsec) if element_keys \
+        else np.zeros((ne, nsec), dtype=np.int64)
+    nl = len(link_keys)
+    lb = np.bincount(np.concatenate(link_sec_keys), minlength=nl * nsec).reshape(nl, nsec) if nl \
+        else np.zeros((0, nsec), dtype=np.int64)
+    del element_keys, link_sec_keys
     element_counts = {names[e]: eb[e] for e in range(ne) if eb[e].any()}
-    link_counts = {f"{names[k // ne]}<->{names[k % ne]}": v for k, v in link_bins.items()}
+    link_counts = {f"{names[k // ne]}<->{names[k % ne]}": lb[j] for j, k in enumerate(link_keys)}
 
     def tps(counts: dict[str, np.ndarray]) -> dict[str, Any]:
         return {k: {"peak_tps": int(v.max()), "mean_tps": round(float(v.sum()) / nsec, 4), "requests": int(v.sum())}
@@ -218,8 +235,8 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
             continue
         # One int64 per (operator, day, IMSI): IMSIs are below 2**50.
         group = key_arr[sel].astype(np.int64) * 4096 + day[sel]
-        distinct = np.unique((group << 50) | imsi[sel])
-        keys, counts = np.unique(distinct >> 50, return_counts=True)
+        distinct = _distinct((group << 50) | imsi[sel])
+        keys, counts = _distinct(distinct >> 50, counts=True)
         for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
             out[plmns[key // 4096]][str(start_day + _dt.timedelta(days=key % 4096))] = cnt
 
@@ -233,7 +250,7 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
             first_reg.setdefault(int(imsi[k]), int(vis[k]))
         on_pref = sum(1 for v in first_reg.values() if v in pol.preferred)
         rej = m & steered
-        steered_imsis, per = np.unique(imsi[rej], return_counts=True)
+        steered_imsis, per = _distinct(imsi[rej], counts=True)
         ep_m = np.zeros(n_ep, dtype=bool)
         ep_m[ep[m[ai]]] = True
         ep_m &= ep_home == h
@@ -251,15 +268,19 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
                                               p["procedure_id"].to_numpy()[rej]).sum()),
             "attach_delay_steered": _latency(d_st),
             "attach_delay_unsteered": _latency(d_un),
-            "attach_delay_added_ms": round((float(d_st.mean()) - float(d_un.mean())) / MS, 3)
-            if d_st.size and d_un.size else None,
+            "attach_delay_added_ms": {
+                "mean": round((float(d_st.mean()) - float(d_un.mean())) / MS, 3),
+                "p50": round((float(np.median(d_st)) - float(np.median(d_un))) / MS, 3),
+            } if d_st.size and d_un.size else None,
         }
 
     pairs = {}
     n_ops = len(plmns)
     pair_key = home * n_ops + vis
     order = np.argsort(pair_key, kind="stable")
-    keys, first_idx = np.unique(pair_key[order], return_index=True)
+    sorted_keys = pair_key[order]
+    first_idx = np.nonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[0]
+    keys = sorted_keys[first_idx]
     for key, group in zip(keys.tolist(), np.split(order, first_idx[1:]), strict=True):
         if is_attach[group].any():
             pairs[pair_name[(key // n_ops, key % n_ops)]] = {
@@ -269,7 +290,7 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     return {
         "window": {"start": s.window.start.isoformat(), "duration_s": window / NS},
         "counts": {
-            "roamers_seen": int(np.unique(imsi).size),
+            "roamers_seen": int(_distinct(imsi).size),
             "procedures": {t: int((ptype == i).sum()) for i, t in enumerate(PROCEDURE_TYPES)},
             "transactions": len(tx),
             "messages": total_messages,
@@ -292,3 +313,37 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
         "roamers_per_day": {"inbound_by_visited": dict(inbound), "outbound_by_home": dict(outbound)},
         "steering": steering,
     }
+
+
+def _pct_text(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _ms_text(ms: float | None) -> str:
+    if ms is None:
+        return "n/a"
+    return f"{ms / 1000:.1f} s" if abs(ms) >= 1000 else f"{ms:.0f} ms"
+
+
+def headline(k: dict[str, Any]) -> list[str]:
+    """A few lines of the KPIs a roaming team looks at first (printed by ``roamsim run``)."""
+    o = k["overall"]
+    a, reg = o["attach"], o["registration"]
+    lines = [
+        f"attach success {_pct_text(a['success_ratio'])} (first attempt {_pct_text(a['first_attempt_success_ratio'])}, "
+        f"excluding steering {_pct_text(a['success_ratio_ex_steering'])}); registrations {reg['episodes']:,}, "
+        f"eventual success {_pct_text(reg['eventual_success_ratio'])}, "
+        f"delay p50 {_ms_text(reg['attach_delay']['p50_ms'])} p95 {_ms_text(reg['attach_delay']['p95_ms'])}",
+        "S6a round trip " + ", ".join(
+            f"{name} p50 {_ms_text(t['round_trip']['p50_ms'])} p95 {_ms_text(t['round_trip']['p95_ms'])}"
+            for name, t in o["transactions"].items() if name in ("AIR", "ULR")
+        ) + f"; timeouts {o['timeouts']['transactions']:,}",
+    ]
+    for name, st in k["steering"].items():
+        added = st["attach_delay_added_ms"]
+        lines.append(
+            f"steering {name}: {_pct_text(st['share_on_preferred'])} on preferred, "
+            f"{st['rejects_per_steered_roamer'] or 0:.2f} rejects per steered roamer, "
+            f"attach delay +{_ms_text(added['p50'] if added else None)} (median)"
+        )
+    return lines
