@@ -77,7 +77,7 @@ def _arrival_times(rng: np.random.Generator, c: Cohort, n: int, start_ns: int, w
     edges = np.arange(bins, dtype=np.int64) * NS_PER_MIN
     hour = ((start_ns + edges) // (3600 * 1_000_000_000)) % 24
     weight = np.asarray(PROFILES[c.arrivals.profile], dtype=np.float64)[hour]
-    for surge in c.arrivals.surge:
+    for surge in c.arrivals.surges:
         s0 = int(surge.at.timestamp() * 1e9) - start_ns
         inside = (edges + NS_PER_MIN > s0) & (edges < s0 + surge.for_)
         weight[inside] *= surge.factor

@@ -229,12 +229,14 @@ class Arrivals(_Model):
     """Arrival profile over the simulation window."""
 
     profile: Literal["flat", "diurnal", "airport-banks"] = "airport-banks"
-    surge: list[Surge] = Field(default_factory=list)
+    surge: Surge | list[Surge] = Field(
+        default_factory=list, description="an arrival surge (or a list): rate × factor from `at` for `for`"
+    )
 
-    @field_validator("surge", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return [v] if isinstance(v, dict) else v
+    @property
+    def surges(self) -> list[Surge]:
+        """The surges as a list, whichever form the file used."""
+        return [self.surge] if isinstance(self.surge, Surge) else list(self.surge)
 
 
 class Activity(_Model):
