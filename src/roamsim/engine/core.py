@@ -166,7 +166,6 @@ class Engine:
         self.next_txn = 0
         self.next_proc = 0
         self.events = 0
-        self.now = 0
 
     # -- scheduling ----------------------------------------------------
     def push(self, t: int, kind: int, obj: object) -> None:
@@ -193,52 +192,61 @@ class Engine:
     def _run(self, progress: Callable[[int, int], None] | None, every: int) -> None:
         p = self.p
         heap = self.heap
+        heappop = heapq.heappop
         window = self.window
+        on_hss, on_answer, on_timeout, on_exogenous = self.on_hss, self.on_answer, self.on_timeout, self.on_exogenous
+        timer_epoch = self.timer_epoch
         n_ex = p.ev_time.shape[0]
         chunk = 65_536
+        end = 1 << 62  # sentinel time closing each chunk of exogenous events
         i = 0
-        ex_t: list[int] = []
+        ex_t: list[int] = [end]
         ex_r: list[int] = []
         ex_k: list[int] = []
         ex_p: list[int] = []
         j = 0
-        next_report = every
+        events = self.events
+        next_report = events + every
+        t = 0
         while True:
-            if j == len(ex_t) and i < n_ex:
+            te = ex_t[j]
+            if heap and heap[0][0] <= te:
+                t, _, kind, obj = heappop(heap)
+                if kind == K_HSS:
+                    on_hss(t, obj)  # type: ignore[arg-type]
+                elif kind == K_ANSWER:
+                    on_answer(t, obj)  # type: ignore[arg-type]
+                elif kind == K_TIMEOUT:
+                    on_timeout(t, obj)  # type: ignore[arg-type]
+                else:
+                    if t >= window:
+                        continue
+                    timer: tuple[int, int, int] = obj  # type: ignore[assignment]
+                    if timer_epoch[timer[0]] == timer[1]:
+                        self.on_timer(t, timer[0], timer[2])
+            elif te != end:
+                t = te
+                on_exogenous(t, ex_r[j], ex_k[j], ex_p[j])
+                j += 1
+            elif i < n_ex:
                 hi = min(i + chunk, n_ex)
-                ex_t = p.ev_time[i:hi].tolist()
+                ex_t = [*p.ev_time[i:hi].tolist(), end]
                 ex_r = p.ev_roamer[i:hi].tolist()
                 ex_k = p.ev_kind[i:hi].tolist()
                 ex_p = p.ev_param[i:hi].tolist()
                 i = hi
                 j = 0
-            have_ex = j < len(ex_t)
-            if heap and (not have_ex or heap[0][0] <= ex_t[j]):
-                t, _, kind, obj = heapq.heappop(heap)
-                if t >= window and kind == K_TIMER:
-                    continue
-                self.now = t
-                if kind == K_HSS:
-                    self.on_hss(t, obj)  # type: ignore[arg-type]
-                elif kind == K_ANSWER:
-                    self.on_answer(t, obj)  # type: ignore[arg-type]
-                elif kind == K_TIMEOUT:
-                    self.on_timeout(t, obj)  # type: ignore[arg-type]
-                else:
-                    timer: tuple[int, int, int] = obj  # type: ignore[assignment]
-                    if self.timer_epoch[timer[0]] == timer[1]:
-                        self.on_timer(t, timer[0], timer[2])
-            elif have_ex:
-                t = ex_t[j]
-                self.now = t
-                self.on_exogenous(t, ex_r[j], ex_k[j], ex_p[j])
-                j += 1
+                continue
             else:
                 break
-            self.events += 1
-            if progress is not None and self.events >= next_report:
+            events += 1
+            if events >= next_report and progress is not None:
                 next_report += every
-                progress(min(self.now, window), self.events)
+                self.events = events
+                progress(min(t, window), events)
+        self.events = events
+        if progress is not None:
+            progress(window, events)
         self.rec.flush()
 
     # -- roamer-initiated events ----------------------------------------
@@ -597,6 +605,11 @@ class Engine:
         txn, code, exp = item
         proc = txn.proc
         r = proc.r
+        if code == dia.TOO_BUSY and txn.retry < self.retransmissions and (proc.network or self.cur[r] is proc):
+            # RFC 6733 §7.1.3: DIAMETER_TOO_BUSY asks the client to try again (an alternate
+            # peer); the MME re-sends with the same End-to-End identifier, once.
+            self.send_to_hss(t, proc, txn.cmd, txn.origin, txn.retry + 1, txn.e2e)
+            return
         if proc.network:
             self.close(proc, t, OUT["success"] if code == dia.SUCCESS else OUT["rejected"], 0, code, exp)
             return
