@@ -45,6 +45,22 @@ PROFILES: dict[str, tuple[float, ...]] = {
 }
 
 
+IMSI_BLOCKS = 99
+"""A cohort's IMSIs share one of 99 MSIN blocks of its home operator (the MSIN's first two digits)."""
+
+
+def _imsi_block(name: str, taken: set[int]) -> int:
+    """The cohort's MSIN block, chosen by its name so that adding or reordering cohorts does not
+    renumber another cohort's roamers (only a hash collision, resolved by probing, depends on order)."""
+    block = zlib.crc32(name.encode()) % IMSI_BLOCKS
+    for _ in range(IMSI_BLOCKS):
+        if block + 1 not in taken:
+            taken.add(block + 1)
+            return block + 1
+        block = (block + 1) % IMSI_BLOCKS
+    raise ValueError(f"more than {IMSI_BLOCKS} cohorts share one home operator")
+
+
 def cohort_seed(seed: int, name: str, stream: int) -> np.random.SeedSequence:
     """The seed sequence of one cohort's stream: keyed by the cohort's name, not its position."""
     return np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()), stream))
@@ -109,7 +125,7 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
     window_ns = s.window.duration
     country_idx = {c: i for i, c in enumerate(world.countries)}
     op_idx = {op_id: i for i, op_id in enumerate(world.op_ids)}
-    blocks: dict[str, int] = {}
+    taken: dict[str, set[int]] = {}
     imsis, homes, cohorts = [], [], []
     ev: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     offset = 0
@@ -120,8 +136,7 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
         mcc, mnc = world.op_plmn[h].split("-")
         msin_len = 15 - len(mcc) - len(mnc)
         block_size = 10 ** (msin_len - 2)
-        block = blocks.get(c.home, 0) + 1
-        blocks[c.home] = block
+        block = _imsi_block(c.name, taken.setdefault(c.home, set()))
         if n > block_size:
             raise ValueError(f"cohorts[{ci}].roamers: {n} roamers exceed the {block_size} IMSIs of one cohort block")
         imsi = int(mcc + mnc) * 10**msin_len + block * block_size + np.arange(n, dtype=np.int64)

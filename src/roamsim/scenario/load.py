@@ -182,7 +182,18 @@ def cross_check(s: Scenario) -> Iterable[Problem]:
                               f"{pref!r} is in {by_id[pref].country}: expected an operator in {st.country}")
 
     names: dict[str, int] = {}
+    per_home: dict[str, int] = {}
     for i, c in enumerate(s.cohorts):
+        per_home[c.home] = per_home.get(c.home, 0) + 1
+        if per_home[c.home] == 100:
+            yield Problem(f"cohorts[{i}].home", f"{c.home!r} has more than 99 cohorts: expected at most 99 per "
+                          "home operator (each takes one block of MSINs)")
+        if c.home in by_id:
+            mcc, mnc = by_id[c.home].plmn.split("-")
+            block = 10 ** (15 - len(mcc) - len(mnc) - 2)
+            if c.roamers > block:
+                yield Problem(f"cohorts[{i}].roamers", f"got {c.roamers}: expected at most {block:,} per cohort "
+                              f"for the {len(mnc)}-digit MNC of {c.home!r} (split the cohort)")
         if c.name in names:
             yield Problem(f"cohorts[{i}].name", f"{c.name!r} is already used by cohorts[{names[c.name]}]")
         names.setdefault(c.name, i)

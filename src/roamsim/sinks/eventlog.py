@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from roamsim.catalogue.diameter import COMMANDS
 from roamsim.records import schema as rs
-from roamsim.world.model import HOPS, IPX_HOP, World
+from roamsim.world.model import HOPS, World
 
 FILES = ("transactions", "messages", "procedures")
 MAX_PENDING = 2
@@ -86,13 +86,14 @@ class ParquetSink:
 
     def write_transactions(self, c: dict[str, np.ndarray]) -> None:
         pe = np.asarray(self.world.path_elements, dtype=np.int16)
-        self._submit(self._transactions, c, pe)
+        ipx_hop = np.asarray(self.world.path_ipx_hop, dtype=np.int64)
+        self._submit(self._transactions, c, pe, ipx_hop)
 
     def write_procedures(self, c: dict[str, np.ndarray]) -> None:
         self._submit(self._procedures, c)
 
     # -- transactions and messages -------------------------------------------
-    def _transactions(self, c: dict[str, np.ndarray], pe: np.ndarray) -> None:
+    def _transactions(self, c: dict[str, np.ndarray], pe: np.ndarray, ipx_hop: np.ndarray) -> None:
         t0 = self.t0
         imsi = self.imsi[c["roamer"]]
         answered = c["answer_time"] >= 0
@@ -122,10 +123,10 @@ class ParquetSink:
             pa.array(c["service_ns"]),
         ], schema=rs.TRANSACTIONS)
         self._writers["transactions"].write_table(table)
-        self._messages(c, pe, imsi, answered, exp)
+        self._messages(c, pe, ipx_hop, imsi, answered, exp)
 
-    def _messages(self, c: dict[str, np.ndarray], pe: np.ndarray, imsi: np.ndarray, answered: np.ndarray,
-                  exp: np.ndarray) -> None:
+    def _messages(self, c: dict[str, np.ndarray], pe: np.ndarray, ipx_hop: np.ndarray, imsi: np.ndarray,
+                  answered: np.ndarray, exp: np.ndarray) -> None:
         w = self.world
         cum = np.asarray(w.cum_fixed_ns, dtype=np.int64)
         path = c["path"]
@@ -134,11 +135,12 @@ class ParquetSink:
         ipx_fwd = c["ipx_fwd"]
         t_dep = c["depart_time"]
         ipx_back = np.where(answered, c["answer_time"] - t_dep - cum[resp], 0)
+        long_haul = ipx_hop[path]  # the hop index that carries the inter-country latency
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("i", "time", "req", "orig", "dest", "hop")}
         for k in range(HOPS):
             sel = np.nonzero(resp > k)[0]
             parts["i"].append(sel)
-            parts["time"].append(t_req[sel] + cum[k] + (ipx_fwd[sel] if k > IPX_HOP else 0))
+            parts["time"].append(t_req[sel] + cum[k] + np.where(k > long_haul[sel], ipx_fwd[sel], 0))
             parts["req"].append(np.ones(sel.shape[0], dtype=bool))
             parts["orig"].append(pe[path[sel], k])
             parts["dest"].append(pe[path[sel], k + 1])
@@ -146,7 +148,7 @@ class ParquetSink:
         for j in range(HOPS):
             sel = np.nonzero(answered & (resp > j))[0]
             pos = resp[sel] - j
-            t = t_dep[sel] + cum[resp[sel]] - cum[pos] + np.where(pos <= IPX_HOP, ipx_back[sel], 0)
+            t = t_dep[sel] + cum[resp[sel]] - cum[pos] + np.where(pos <= long_haul[sel], ipx_back[sel], 0)
             parts["i"].append(sel)
             parts["time"].append(t)
             parts["req"].append(np.zeros(sel.shape[0], dtype=bool))

@@ -5,8 +5,10 @@ arrays, never on scenario objects. Element names are made here and only here.
 
 S6a path (GSMA IR.88; TS 29.272 §4): V-MME → V-DEA → IPX proxy → H-DEA → HSS,
 four hops each way. Hop delays: MME–DEA and DEA–HSS take ``ipx.intra_plmn``;
-each Diameter agent adds ``ipx.hop_delay``; the IPX proxy → far DEA hop carries
-the inter-country one-way latency (with log-normal jitter, drawn per message).
+each Diameter agent adds ``ipx.hop_delay``. The IPX proxy sits at the visited
+network's side: the link between it and the home DEA carries the inter-country
+one-way latency (with log-normal jitter, drawn per message), in both
+directions and whichever side started the transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from roamsim.scenario.schema import DataRouting, Rat, Scenario
 
 HOPS = 4
 """Hops of an S6a path, each way."""
-IPX_HOP = 2
-"""Index of the hop that carries the inter-country latency (IPX proxy → far DEA)."""
+IPX_HOP_FROM_VISITED = 2
+"""On an MME-originated path, the hop (IPX proxy → home DEA) that carries the inter-country latency."""
+IPX_HOP_FROM_HOME = 1
+"""On an HSS-originated path, the hop (home DEA → IPX proxy) that carries it."""
 DEA_INDEX = 3
 """Position of the home DEA on an MME-originated path (where steering answers)."""
 
@@ -65,6 +69,7 @@ class World:
     _paths: dict[tuple[int, int], int] = field(default_factory=dict)
     path_elements: list[tuple[int, ...]] = field(default_factory=list)
     path_latency_ns: list[int] = field(default_factory=list)
+    path_ipx_hop: list[int] = field(default_factory=list)
 
     def path(self, origin: int, responder: int) -> int:
         """The path id between an MME and an HSS (either direction), made on first use."""
@@ -78,6 +83,8 @@ class World:
         self._paths[key] = pid
         self.path_elements.append(elems)
         self.path_latency_ns.append(self.latency_ns[(min(o_op, r_op), max(o_op, r_op))])
+        from_home = self.element_kind[origin] == "hss"
+        self.path_ipx_hop.append(IPX_HOP_FROM_HOME if from_home else IPX_HOP_FROM_VISITED)
         return pid
 
 
