@@ -113,6 +113,9 @@ def _service_sampler(d: Distribution, rng: np.random.Generator) -> Callable[[], 
 class Engine:
     """One run's simulation state. Create, then call :meth:`run`."""
 
+    exogenous_chunk = 65_536
+    """Exogenous events converted to Python lists at a time (memory vs. per-event cost)."""
+
     def __init__(self, s: Scenario, world: World, population: Population, records: RecordBuffers,
                  *, seed: int) -> None:
         self.s = s
@@ -197,7 +200,7 @@ class Engine:
         on_hss, on_answer, on_timeout, on_exogenous = self.on_hss, self.on_answer, self.on_timeout, self.on_exogenous
         timer_epoch = self.timer_epoch
         n_ex = p.ev_time.shape[0]
-        chunk = 65_536
+        chunk = self.exogenous_chunk
         end = 1 << 62  # sentinel time closing each chunk of exogenous events
         i = 0
         ex_t: list[int] = [end]
@@ -210,6 +213,17 @@ class Engine:
         t = 0
         while True:
             te = ex_t[j]
+            if te == end and i < n_ex:
+                # Load the next chunk before comparing with the heap: the heap may
+                # hold events later than the chunk's first exogenous event.
+                hi = min(i + chunk, n_ex)
+                ex_t = [*p.ev_time[i:hi].tolist(), end]
+                ex_r = p.ev_roamer[i:hi].tolist()
+                ex_k = p.ev_kind[i:hi].tolist()
+                ex_p = p.ev_param[i:hi].tolist()
+                i = hi
+                j = 0
+                continue
             if heap and heap[0][0] <= te:
                 t, _, kind, obj = heappop(heap)
                 if kind == K_HSS:
@@ -228,15 +242,6 @@ class Engine:
                 t = te
                 on_exogenous(t, ex_r[j], ex_k[j], ex_p[j])
                 j += 1
-            elif i < n_ex:
-                hi = min(i + chunk, n_ex)
-                ex_t = [*p.ev_time[i:hi].tolist(), end]
-                ex_r = p.ev_roamer[i:hi].tolist()
-                ex_k = p.ev_kind[i:hi].tolist()
-                ex_p = p.ev_param[i:hi].tolist()
-                i = hi
-                j = 0
-                continue
             else:
                 break
             events += 1
