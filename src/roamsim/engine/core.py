@@ -66,11 +66,14 @@ EMM_TIMEOUT_CAUSE = 17
 class Proc:
     """One procedure attempt in flight."""
 
-    __slots__ = ("attempt", "id", "kind", "mme", "network", "r", "start", "steered", "step", "trigger", "visited")
+    __slots__ = ("attempt", "draws", "home", "id", "kind", "mme", "network", "r", "start", "steered", "step",
+                 "trigger", "visited")
 
     def __init__(self, pid: int, kind: int, r: int, trigger: int, visited: int, mme: int, start: int,
-                 attempt: int, network: bool) -> None:
+                 attempt: int, network: bool, home: int, draws: Draws) -> None:
         self.id = pid
+        self.home = home
+        self.draws = draws
         self.kind = kind
         self.r = r
         self.trigger = trigger
@@ -163,6 +166,9 @@ class Engine:
         self.retry_net: dict[int, int] = {}  # PLMN a pending T3411 retry goes back to
 
         self.path_latency = world.path_latency_ns  # grows as paths are made
+        self.paths: dict[int, int] = {}  # (origin << 20 | responder) → path id
+        self.op_hss = world.op_hss
+        self.steered_homes = [any(h == home for home, _ in world.steering) for h in range(len(world.op_ids))]
         self.cum = world.cum_fixed_ns
         self.heap: list[tuple[int, int, int, object]] = []
         self.seq = 0
@@ -476,18 +482,20 @@ class Engine:
                 e2e: int = -1) -> Txn:
         self.next_txn += 1
         tid = self.next_txn
-        ipx = int(self.path_latency[path] * self.draws[self.cohort[proc.r]].jitter())
+        ipx = int(self.path_latency[path] * proc.draws.jitter())
         return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx)
 
     def send_to_hss(self, t: int, proc: Proc, cmd: int, mme: int, retry: int = 0, e2e: int = -1) -> None:
         """An MME sends a request towards the home HSS (steering may answer at the home DEA)."""
-        r = proc.r
-        h = self.home[r]
-        hss = self.w.op_hss[h]
-        path = self.w.path(mme, hss)
+        h = proc.home
+        hss = self.op_hss[h]
+        key = (mme << 20) | hss
+        path = self.paths.get(key)
+        if path is None:
+            path = self.paths[key] = self.w.path(mme, hss)
         txn = self.new_txn(proc, cmd, path, mme, hss, t, retry, e2e)
         cum = self.cum
-        if cmd == ULR and self.steer(t + cum[DEA_INDEX] + txn.ipx_fwd, proc):
+        if cmd == ULR and self.steered_homes[h] and self.steer(t + cum[DEA_INDEX] + txn.ipx_fwd, proc):
             pol = self.w.steering[(h, self.w.op_country[proc.visited])]
             t_dea = t + cum[DEA_INDEX] + txn.ipx_fwd
             txn.responder = self.w.op_dea[h]
@@ -500,14 +508,12 @@ class Engine:
         """Reject-based steering at the home DEA (GSMA IR.73): True if this ULR is rejected."""
         r = proc.r
         v = proc.visited
-        country = self.w.op_country[v]
-        pol = self.w.steering.get((self.home[r], country))
+        pol = self.w.steering.get((proc.home, self.w.op_country[v]))
         if pol is None:
             return False
-        cid = self.w.countries.index(country)
         st = self.sor.get(r)
-        if st is None or st[0] != cid:
-            st = [cid, 0, -1, 0]
+        if st is None or st[0] != pol.country_id:
+            st = [pol.country_id, 0, -1, 0]
             self.sor[r] = st
         if st[3]:
             return False
@@ -525,8 +531,11 @@ class Engine:
 
     def hss_request(self, t: int, proc: Proc, cmd: int, mme: int) -> None:
         """An HSS-initiated request (CLR, IDR) to an MME, answered at once: folded, no event."""
-        hss = self.w.op_hss[self.home[proc.r]]
-        path = self.w.path(hss, mme)
+        hss = self.op_hss[proc.home]
+        key = (hss << 20) | mme
+        path = self.paths.get(key)
+        if path is None:
+            path = self.paths[key] = self.w.path(hss, mme)
         txn = self.new_txn(proc, cmd, path, hss, mme, t, 0)
         t_mme = t + self.cum[HOPS] + txn.ipx_fwd
         if cmd == CLR and self.mme_ctx[proc.r] == mme:
@@ -538,9 +547,8 @@ class Engine:
         """A request reaches the home HSS: transient errors, queueing, then the answer."""
         proc = txn.proc
         r = proc.r
-        h = self.home[r]
-        cohort = self.cohort[r]
-        draws = self.draws[cohort]
+        h = proc.home
+        draws = proc.draws
         err = self.hss_error[h]
         if err > 0.0 and draws.uniform() < err:
             x = draws.uniform()
@@ -551,7 +559,7 @@ class Engine:
                 (dia.AUTHENTICATION_DATA_UNAVAILABLE, True) if txn.cmd == AIR else (dia.UNABLE_TO_DELIVER, False))
             self.answer(txn, t, HOPS, code, exp, 0, 0)
             return
-        service = int(self.service[h][cohort]())
+        service = int(self.service[h][self.cohort[r]]())
         start = self.queues[h].admit(t, service)
         if start < 0:
             self.answer(txn, t, HOPS, dia.TOO_BUSY, False, 0, 0)
@@ -577,8 +585,7 @@ class Engine:
     def answer(self, txn: Txn, t_depart: int, resp_hops: int, code: int, exp: bool, wait: int, service: int,
                *, steering: bool = False, schedule: bool = True) -> int:
         """Record a transaction answered at ``t_depart``; schedule its arrival (or timeout) at the origin."""
-        t_ans = t_depart + self.cum[resp_hops] + int(
-            self.path_latency[txn.path] * self.draws[self.cohort[txn.proc.r]].jitter())
+        t_ans = t_depart + self.cum[resp_hops] + int(self.path_latency[txn.path] * txn.proc.draws.jitter())
         timed_out = t_ans - txn.t_req > self.timeout
         self.rec.transaction(txn, t_ans, code, exp, timed_out, steering, wait, service, resp_hops, t_depart)
         if schedule:
@@ -642,7 +649,8 @@ class Engine:
     def new_proc(self, kind: int, r: int, trig: int, visited: int, mme: int, t: int, attempt: int,
                  *, network: bool) -> Proc:
         self.next_proc += 1
-        return Proc(self.next_proc, kind, r, trig, visited, mme, t, attempt, network)
+        return Proc(self.next_proc, kind, r, trig, visited, mme, t, attempt, network, self.home[r],
+                    self.draws[self.cohort[r]])
 
     def close(self, proc: Proc, t: int, outcome: int, cause: int, code: int, exp: bool) -> None:
         self.rec.procedure(proc, t, outcome, cause, code, exp)

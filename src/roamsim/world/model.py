@@ -40,6 +40,8 @@ class SteeringPolicy:
     experimental: bool
     max_rejects: int
     window_ns: int | None
+    country_id: int
+    """Index of the policy's country in :attr:`World.countries`."""
 
 
 @dataclass
@@ -119,7 +121,7 @@ def compile_world(s: Scenario) -> World:
     for st in s.steering:
         code, exp = REJECT_CODES[st.reject_with]
         steering[(idx[st.home], st.country)] = SteeringPolicy(
-            frozenset(idx[p] for p in st.preferred), code, exp, st.max_rejects, st.window
+            frozenset(idx[p] for p in st.preferred), code, exp, st.max_rejects, st.window, countries.index(st.country)
         )
 
     pair_override: dict[frozenset[str], int] = {frozenset(o.between): o.one_way for o in s.ipx.overrides}
