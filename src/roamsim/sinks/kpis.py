@@ -21,6 +21,7 @@ Definitions (domain notes §6.1; GSMA IR.42 for the success ratios):
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from roamsim.catalogue.diameter import RESULT_NAMES
+from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
 from roamsim.scenario.schema import Scenario
 from roamsim.world.model import World
 
@@ -83,8 +85,6 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
 
     # -- procedures ------------------------------------------------------------
     p = pq.read_table(run_dir / "procedures.parquet")
-    from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
-
     ptype = _codes(p["type"], list(PROCEDURE_TYPES))
     trig = _codes(p["trigger"], list(TRIGGERS))
     outc = _codes(p["outcome"], list(OUTCOMES))
@@ -227,8 +227,6 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     inbound: dict[str, dict[str, int]] = defaultdict(dict)
     outbound: dict[str, dict[str, int]] = defaultdict(dict)
     start_day = s.window.start.date()
-    import datetime as _dt
-
     sel = np.nonzero(reg)[0]
     for key_arr, out in ((vis, inbound), (home, outbound)):
         if not sel.size:
