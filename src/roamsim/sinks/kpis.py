@@ -8,7 +8,8 @@ Definitions (domain notes §6.1; GSMA IR.42 for the success ratios):
 - *registration episode*: the attach attempts from one trigger (arrival, power
   on, border crossing, network change) until success; *eventual success* is the
   share of episodes that registered, *attach delay* the time from the
-  episode's first attempt to its successful ULA.
+  episode's first attempt to its successful ULA. Per partner pair, an episode
+  counts for the network of its first attempt.
 - *TPS*: requests per second received by an element, or carried by a link
   (both directions), in one-second bins of simulated time.
 - *inbound/outbound roamers per day*: distinct IMSIs with a successful
@@ -142,6 +143,9 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     np.logical_or.at(ep_steered, ep, steered[ai])
     ep_home = np.zeros(n_ep, dtype=np.int64)
     ep_home[ep] = home[ai]
+    starts = episode_start | new_imsi
+    ep_first_visited = np.zeros(n_ep, dtype=np.int64)
+    ep_first_visited[ep[starts]] = vis[ai][starts]
     ep_delay = np.where(ep_success, ep_done - ep_first, 0)
 
     def episode_stats(mask: np.ndarray) -> dict[str, Any]:
@@ -282,7 +286,10 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     for key, group in zip(keys.tolist(), np.split(order, first_idx[1:]), strict=True):
         if is_attach[group].any():
             pairs[pair_name[(key // n_ops, key % n_ops)]] = {
-                "attach": attach_stats(group), "latency": latency_by_type(group),
+                "attach": attach_stats(group),
+                "registration": episode_stats(
+                    (ep_home == key // n_ops) & (ep_first_visited == key % n_ops)),
+                "latency": latency_by_type(group),
             }
 
     return {
