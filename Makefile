@@ -17,6 +17,7 @@ PYTEST_ARGS ?=
 # Stamps: reinstall only when the project metadata changes.
 STAMP_RUN  := $(VENV)/.stamp-install
 STAMP_TEST := $(VENV)/.stamp-install-test
+STAMP_DEBS := $(VENV)/.stamp-debs
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install run test test-fast test-slow lint typecheck bench clean
@@ -51,6 +52,19 @@ $(STAMP_TEST): pyproject.toml | $(VENV_OK)
 	$(PIP) install -q -e '.[test,bench]'
 	@touch $@ $(STAMP_RUN)
 
+# Debian packages the tests use: tshark judges the packet traces (tests/test_pcap.py).
+# Installed with apt-get when missing and we are root; otherwise say what to install.
+$(STAMP_DEBS): | $(VENV_OK)
+	@if ! command -v tshark >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing tshark (the packet-trace tests need it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark; \
+	  else \
+	    echo "error: tshark is missing; install the Debian package tshark" >&2; exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
 install: $(STAMP_RUN)
 
 run: $(STAMP_RUN)
@@ -69,13 +83,13 @@ MYPY_PATHS = src tests $(wildcard benchmarks/*.py)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy $(MYPY_PATHS)
 
-test-fast: $(STAMP_TEST)
+test-fast: $(STAMP_TEST) $(STAMP_DEBS)
 	@mkdir -p $(dir $(JUNIT))
 	$(BIN)/pytest -m "not slow" --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
-test: lint typecheck test-fast
+test: $(STAMP_DEBS) lint typecheck test-fast
 
-test-slow: $(STAMP_TEST)
+test-slow: $(STAMP_TEST) $(STAMP_DEBS)
 	@mkdir -p $(dir $(JUNIT))
 	$(BIN)/pytest -m slow --junitxml=$(dir $(JUNIT))junit-slow.xml $(PYTEST_ARGS)
 
