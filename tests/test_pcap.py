@@ -12,7 +12,6 @@ import copy
 import io
 import shutil
 import struct
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,46 +31,14 @@ from roamsim.sinks.pcap.diameter_s6a import encode, s6a_message
 from roamsim.sinks.pcap.pcapng import PcapngWriter
 from roamsim.sinks.pcap.sctp import SctpAssociation
 from roamsim.world.model import World
+from tsharkkit import S6A, assert_clean, fields
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "src" / "roamsim" / "examples" / "quickstart.yaml"
-STRICT = ["-o", "sctp.checksum:crc-32c", "-o", "ip.check_checksum:TRUE"]
-S6A = "diameter.applicationId == 16777251"
 NAMES = {(318, True): "AIR", (318, False): "AIA", (316, True): "ULR", (316, False): "ULA", (317, True): "CLR",
          (317, False): "CLA", (321, True): "PUR", (321, False): "PUA", (319, True): "IDR", (319, False): "IDA"}
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def tshark(path: Path, *args: str) -> str:
-    """Run tshark on ``path`` with the strict settings; fail the test on a non-zero exit code."""
-    exe = shutil.which("tshark")
-    if exe is None:
-        pytest.fail("tshark is not installed: `make test` installs it (apt-get install tshark)")
-    proc = subprocess.run([exe, "-r", str(path), *STRICT, *args], capture_output=True, text=True, check=False,
-                          timeout=120)
-    assert proc.returncode == 0, f"tshark {' '.join(args)} exited {proc.returncode}: {proc.stderr}"
-    return proc.stdout
-
-
-def fields(path: Path, names: list[str], *, display: str | None = None, two_pass: bool = False,
-           extra: tuple[str, ...] = ()) -> list[list[str]]:
-    args = [*extra, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]
-    for n in names:
-        args += ["-e", n]
-    if display:
-        args += ["-Y", display]
-    if two_pass:
-        args.insert(0, "-2")
-    out = tshark(path, *args)
-    return [line.split("\t") for line in out.splitlines()]
-
-
-def assert_clean(path: Path) -> None:
-    """No malformed packet, no expert warning or error (comments are expert "Comment" items, below warning)."""
-    out = tshark(path, "-Y", "_ws.malformed || _ws.expert.severity >= warning")
-    assert out == "", out[:2000]
-    assert tshark(path, "-Y", S6A, "-T", "fields", "-e", "frame.number"), "no S6a packets at all"
 
 
 def records(run_dir: Path) -> dict[str, np.ndarray]:

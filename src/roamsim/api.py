@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ from roamsim.world.model import compile_world
 
 MANIFEST = "manifest.json"
 KPIS = "kpis.json"
+TRACES = "traces"
+S6A_CAPTURE = "s6a.pcapng"
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """Packet traces written into the run directory's ``traces/`` after the run."""
+
+    sample: float | None = None
+    """Keep this fraction of roamers (whole roamers: every message of a sampled IMSI)."""
+    capture_point: str = "interconnect"
+    """``interconnect`` (a probe at the visited DEA towards the IPX) or ``all`` (every hop)."""
 
 
 class RunDirError(ValueError):
@@ -71,6 +84,8 @@ def _prepare(out: Path) -> None:
         for e in entries:
             if e.is_file() and (e.name.startswith(FILES) or e.name.startswith(("manifest", "kpis"))):
                 e.unlink()
+            elif e.is_dir() and e.name == TRACES:
+                shutil.rmtree(e)
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -82,17 +97,21 @@ def simulate(
     scale: float = 1.0,
     scenario_path: str | Path | None = None,
     progress: Callable[[Progress], None] | None = None,
+    traces: TraceOptions | None = None,
 ) -> RunSummary:
     """Simulate ``scenario`` and write the run directory ``out_dir``.
 
     ``seed`` overrides the scenario's seed; ``scale`` multiplies every cohort's
     roamer count. ``scenario_path`` is hashed into the manifest when given.
+    ``traces`` also writes ``traces/s6a.pcapng`` from the finished records.
     The manifest is written first with status ``running`` and rewritten last
     (``complete``, or ``partial`` after an interruption or failure); the
     Parquet files are always closed properly, so they stay readable.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if traces is not None and traces.sample is not None and not 0 < traces.sample <= 1:
+        raise ValueError(f"the trace sample must be in (0, 1], got {traces.sample}")
     wall0 = time.perf_counter()
     out = Path(out_dir)
     _prepare(out)
@@ -103,6 +122,7 @@ def simulate(
         else hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
     )
     manifest: dict[str, Any] = {
+        "run_id": f"{scenario.name}-seed{run_seed}-scale{scale:g}-{digest[:12]}",
         "roamsim_version": __version__,
         "scenario_name": scenario.name,
         "scenario_sha256": digest,
@@ -141,41 +161,46 @@ def simulate(
 
     status = "partial"
     error: str | None = None
+    files = [f"{n}.parquet" for n in FILES]
+    counts: dict[str, int] = {}
+
+    def finish() -> None:
+        manifest.update(status=status, error=error, files=files, counts=counts,
+                        wall_time_s=round(time.perf_counter() - wall0, 3), phases=phases)
+        _write_json(out / MANIFEST, manifest)
+
     try:
+        try:
+            mark = time.perf_counter()
+            engine.run(report if progress is not None else None)
+            phases["engine_s"] = round(time.perf_counter() - mark, 3)
+        finally:
+            # Whatever happened, close the Parquet files properly (readable, never corrupt).
+            records.flush()
+            mark = time.perf_counter()
+            sink.close()
+            phases["write_tail_s"] = round(time.perf_counter() - mark, 3)
+            counts.update(roamers=population.size, events=engine.events, transactions=records.transactions,
+                          messages=sink.messages, procedures=records.procedures)
         mark = time.perf_counter()
-        engine.run(report if progress is not None else None)
-        phases["engine_s"] = round(time.perf_counter() - mark, 3)
+        _write_json(out / KPIS, compute_kpis(out, scenario, world))
+        files.append(KPIS)
+        phases["kpis_s"] = round(time.perf_counter() - mark, 3)
+        if traces is not None:
+            from roamsim.sinks.pcap import write_capture
+
+            mark = time.perf_counter()
+            finish()  # the capture reads the manifest (status still "partial" until it is written)
+            (out / TRACES).mkdir(exist_ok=True)
+            cap = write_capture(out, out / TRACES / S6A_CAPTURE, sample=traces.sample,
+                                capture_point=traces.capture_point)  # type: ignore[arg-type]
+            files.append(f"{TRACES}/{S6A_CAPTURE}")
+            counts["trace_packets"] = cap.packets
+            phases["traces_s"] = round(time.perf_counter() - mark, 3)
         status = "complete"
     except BaseException as exc:  # recorded in the manifest, then re-raised
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise
     finally:
-        if status != "complete":
-            records.flush()
-        mark = time.perf_counter()
-        sink.close()
-        phases["write_tail_s"] = round(time.perf_counter() - mark, 3)
-        counts = {
-            "roamers": population.size,
-            "events": engine.events,
-            "transactions": records.transactions,
-            "messages": sink.messages,
-            "procedures": records.procedures,
-        }
-        files = [f"{n}.parquet" for n in FILES]
-        if status == "complete":
-            mark = time.perf_counter()
-            kpis = compute_kpis(out, scenario, world)
-            _write_json(out / KPIS, kpis)
-            phases["kpis_s"] = round(time.perf_counter() - mark, 3)
-            files.append(KPIS)
-        manifest.update(
-            status=status,
-            error=error,
-            files=files,
-            counts=counts,
-            wall_time_s=round(time.perf_counter() - wall0, 3),
-            phases=phases,
-        )
-        _write_json(out / MANIFEST, manifest)
+        finish()
     return RunSummary(out, status, counts, manifest["wall_time_s"])

@@ -161,6 +161,7 @@ def _summary_line(summary: RunSummary) -> str:
 Examples:
   roamsim run examples/quickstart.yaml
   roamsim run examples/quickstart.yaml -o runs/qs --seed 7 --scale 0.1
+  roamsim run examples/quickstart.yaml --pcap --pcap-sample 0.1
 """,
 )
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
@@ -189,17 +190,25 @@ Examples:
     show_envvar=True,
     help="Multiply every cohort's roamer count.",
 )
+@click.option("--pcap", is_flag=True, default=False, show_envvar=True,
+              help="Also write traces/s6a.pcapng (Wireshark-decodable) into the run directory.")
+@click.option("--pcap-sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
+              show_envvar=True, help="Keep this fraction of roamers in the capture (whole roamers). Implies --pcap.")
+@click.option("--capture-point", type=click.Choice(["interconnect", "all"]), default="interconnect",
+              show_default=True, show_envvar=True,
+              help="interconnect: what a probe at the visited DEA sees towards the IPX; all: every hop.")
 @_debug_option
 @click.pass_context
 def run(
-    ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float, debug: bool
+    ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float,
+    pcap: bool, pcap_sample: float | None, capture_point: str, debug: bool,
 ) -> None:
     """Simulate SCENARIO (a YAML file) and write a run directory.
 
     The run directory holds manifest.json, the Parquet event logs and kpis.json.
     A progress bar is shown on a terminal; otherwise only a final summary line.
     """
-    from roamsim.api import RunDirError, simulate
+    from roamsim.api import RunDirError, TraceOptions, simulate
     from roamsim.scenario import ScenarioError, load_scenario
 
     debug = _debug_wanted(ctx, debug)
@@ -214,7 +223,9 @@ def run(
     console = Console(stderr=True)
     try:
         with _ProgressDisplay(console.is_terminal and not console.is_dumb_terminal) as show:
-            summary = simulate(loaded, out_dir, seed=seed, scale=scale, scenario_path=scenario, progress=show)
+            traces = TraceOptions(pcap_sample, capture_point) if pcap or pcap_sample is not None else None
+            summary = simulate(loaded, out_dir, seed=seed, scale=scale, scenario_path=scenario, progress=show,
+                               traces=traces)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the run directory {out_dir} is marked partial", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
@@ -365,6 +376,66 @@ def examples(name: str | None, copy_to: Path | None, force: bool) -> None:
 
 
 # -------------------------------------------------------------------------- main
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim pcap runs/qs --imsi 234150100000007 -o one-roamer.pcapng
+  roamsim pcap runs/qs --home 234-15 --visited es-two --procedure attach
+  roamsim pcap runs/qs --from 2027-07-03T12:00:00Z --to 2027-07-03T13:00:00Z --capture-point all
+""",
+)
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="RUN_DIR/traces/extract.pcapng", help="Capture file to write.")
+@click.option("--imsi", multiple=True, help="Keep this IMSI (repeatable).")
+@click.option("--home", multiple=True, help="Keep roamers of this home PLMN (MCC-MNC) or operator id (repeatable).")
+@click.option("--visited", multiple=True, help="Keep messages of this visited PLMN or operator id (repeatable).")
+@click.option("--procedure", multiple=True,
+              help="Keep these procedure types (attach, purge, ...) or procedure ids (repeatable).")
+@click.option("--from", "start", default=None, help="Start of the time window (ISO 8601 with a zone, or ns).")
+@click.option("--to", "end", default=None, help="End of the time window, exclusive.")
+@click.option("--sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
+              help="Keep this fraction of roamers (whole roamers).")
+@click.option("--capture-point", type=click.Choice(["interconnect", "all"]), default="interconnect",
+              show_default=True, help="interconnect: the visited DEA towards the IPX; all: every hop.")
+@_debug_option
+@click.pass_context
+def pcap(
+    ctx: click.Context, *, run_dir: Path, output: Path | None, imsi: tuple[str, ...], home: tuple[str, ...],
+    visited: tuple[str, ...], procedure: tuple[str, ...], start: str | None, end: str | None,
+    sample: float | None, capture_point: str, debug: bool,
+) -> None:
+    """Extract a pcapng capture from a finished run, without simulating again."""
+    from roamsim.sinks.pcap import write_capture
+
+    if not (run_dir / "manifest.json").exists() or not (run_dir / "messages.parquet").exists():
+        click.echo(f"error: {run_dir} is not a run directory (no manifest.json or messages.parquet)", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    out = output if output is not None else run_dir / "traces" / "extract.pcapng"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    procs: list[int | str] = [int(p) if p.isdigit() else p for p in procedure]
+    try:
+        summary = write_capture(
+            run_dir, out, imsi=list(imsi) or None, home=list(home) or None, visited=list(visited) or None,
+            procedure=procs or None, start=int(start) if start and start.isdigit() else start,
+            end=int(end) if end and end.isdigit() else end, sample=sample,
+            capture_point=capture_point,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception as exc:
+        if _debug_wanted(ctx, debug):
+            traceback.print_exc()
+        else:
+            click.echo(f"error: the capture failed: {type(exc).__name__}: {exc}", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    click.echo(f"wrote {summary.path}: {summary.messages:,} messages in {summary.packets:,} packets "
+               f"on {summary.links:,} links")
+    if summary.messages == 0:
+        click.echo("warning: no message matched the selection; the capture is empty", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
