@@ -93,11 +93,16 @@ test-slow: $(STAMP_TEST) $(STAMP_DEBS)
 	@mkdir -p $(dir $(JUNIT))
 	$(BIN)/pytest -m slow --junitxml=$(dir $(JUNIT))junit-slow.xml $(PYTEST_ARGS)
 
-# Runs every benchmarks/*.py that exists (there may be none yet).
-bench: $(STAMP_TEST)
-	@set -e; found=0; for f in benchmarks/*.py; do \
-	  [ -f "$$f" ] || continue; found=1; echo "== $$f"; $(PY) "$$f"; \
-	done; [ $$found = 1 ] || echo "no benchmarks/*.py yet"
+# Benchmarks run in their own venv: it also holds scapy (GPL), which only serves as
+# a speed baseline there and is never a dependency of roamsim.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.stamp: pyproject.toml | $(VENV_OK)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check install -q -e '.[bench]' scapy
+	@touch $@
+
+bench: $(BENCH_VENV)/.stamp
+	@set -e; for f in benchmarks/*.py; do echo "== $$f"; $(BENCH_VENV)/bin/python $$f; done
 
 clean:
 	rm -rf test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
