@@ -114,8 +114,14 @@ def simulate(
         raise ValueError(f"the trace sample must be in (0, 1], got {traces.sample}")
     wall0 = time.perf_counter()
     out = Path(out_dir)
-    _prepare(out)
+    # Compile and draw the population first: bad input fails before anything is written.
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
     run_seed = scenario.seed if seed is None else seed
+    world = compile_world(scenario)
+    population = build_population(scenario, world, seed=run_seed, scale=scale)
+    phases["population_s"] = round(time.perf_counter() - mark, 3)
+    _prepare(out)
     resolved = scenario.model_dump(mode="json", by_alias=True)
     digest = (
         scenario_digest(scenario_path) if scenario_path is not None
@@ -145,11 +151,6 @@ def simulate(
     }
     _write_json(out / MANIFEST, manifest)
 
-    phases: dict[str, float] = {}
-    mark = time.perf_counter()
-    world = compile_world(scenario)
-    population = build_population(scenario, world, seed=run_seed, scale=scale)
-    phases["population_s"] = round(time.perf_counter() - mark, 3)
     t0 = int(scenario.window.start.timestamp() * 1e9)
     sink = ParquetSink(out, world, population.imsi, population.home, t0)
     records = RecordBuffers(sink)

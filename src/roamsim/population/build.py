@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from roamsim.scenario.errors import Problem, ScenarioError
 from roamsim.scenario.schema import Cohort, Scenario
 from roamsim.world.model import World
 
@@ -138,7 +139,10 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
         block_size = 10 ** (msin_len - 2)
         block = _imsi_block(c.name, taken.setdefault(c.home, set()))
         if n > block_size:
-            raise ValueError(f"cohorts[{ci}].roamers: {n} roamers exceed the {block_size} IMSIs of one cohort block")
+            raise ScenarioError("--scale", [Problem(
+                f"cohorts[{ci}].roamers",
+                f"{n:,} roamers after scaling exceed the {block_size:,} IMSIs of one cohort block: "
+                "expected a smaller --scale, or split the cohort")])
         imsi = int(mcc + mnc) * 10**msin_len + block * block_size + np.arange(n, dtype=np.int64)
         imsis.append(imsi)
         homes.append(np.full(n, h, dtype=np.int16))
