@@ -150,6 +150,11 @@ class _ProgressDisplay:
         )
 
 
+_capture_point_option = click.option(
+    "--capture-point", type=click.Choice(["interconnect", "all"]), default="interconnect", show_default=True,
+    show_envvar=True, help="interconnect: what a probe at the visited DEA sees towards the IPX; all: every hop.")
+
+
 def _summary_line(summary: RunSummary) -> str:
     counts = ", ".join(f"{v:,} {k}" for k, v in summary.counts.items())
     details = "; ".join(x for x in (counts, f"{summary.wall_s:.1f} s") if x)
@@ -194,9 +199,7 @@ Examples:
               help="Also write traces/s6a.pcapng (Wireshark-decodable) into the run directory.")
 @click.option("--pcap-sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               show_envvar=True, help="Keep this fraction of roamers in the capture (whole roamers). Implies --pcap.")
-@click.option("--capture-point", type=click.Choice(["interconnect", "all"]), default="interconnect",
-              show_default=True, show_envvar=True,
-              help="interconnect: what a probe at the visited DEA sees towards the IPX; all: every hop.")
+@_capture_point_option
 @_debug_option
 @click.pass_context
 def run(
@@ -398,8 +401,7 @@ Examples:
 @click.option("--to", "end", default=None, help="End of the time window, exclusive.")
 @click.option("--sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               help="Keep this fraction of roamers (whole roamers).")
-@click.option("--capture-point", type=click.Choice(["interconnect", "all"]), default="interconnect",
-              show_default=True, help="interconnect: the visited DEA towards the IPX; all: every hop.")
+@_capture_point_option
 @_debug_option
 @click.pass_context
 def pcap(
