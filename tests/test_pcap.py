@@ -26,14 +26,17 @@ import yaml
 from roamsim import simulate
 from roamsim.scenario import scenario_from_data
 from roamsim.sinks.pcap import write_capture
+from roamsim.sinks.pcap.addressing import Addressing
 from roamsim.sinks.pcap.capture import Selection, iter_selected_rows, load_world, sample_keep
 from roamsim.sinks.pcap.diameter_s6a import encode, s6a_message
+from roamsim.sinks.pcap.emit_s6a import MESSAGE_NAMES, WATCHDOG_INTERVAL_NS, S6aSctpEmitter
 from roamsim.sinks.pcap.pcapng import PcapngWriter
 from roamsim.sinks.pcap.sctp import SctpAssociation
-from roamsim.world.model import World
+from roamsim.world.model import World, compile_world
 from tsharkkit import S6A, assert_clean, fields
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "src" / "roamsim" / "examples" / "quickstart.yaml"
+WATCHDOG = "diameter.cmd.code == 280"
 NAMES = {(318, True): "AIR", (318, False): "AIA", (316, True): "ULR", (316, False): "ULA", (317, True): "CLR",
          (317, False): "CLA", (321, True): "PUR", (321, False): "PUA", (319, True): "IDR", (319, False): "IDA"}
 
@@ -226,6 +229,11 @@ def test_one_imsi_yields_exactly_that_roamers_messages(run_dir: Path, rec: dict[
     assert [r[0] for r in rows] == [f"procedure_id={p} txn_id={t}" for p, t in
                                     zip(rec["procedure_id"][mine], rec["txn_id"][mine], strict=True)]
     assert {r[1] for r in rows if r[2] == "1"} == {str(imsi)}
+    # one roamer's messages leave the links looking idle: no watchdogs unless asked for
+    assert summary.watchdogs == 0
+    assert fields(out, ["frame.number"], display=WATCHDOG) == []
+    forced = write_capture(run_dir, out, imsi=imsi, capture_point="all", watchdogs=True)
+    assert forced.watchdogs > 0 and forced.packets == summary.packets + 2 * forced.watchdogs
 
 
 def test_sampling_keeps_whole_roamers(run_dir: Path, rec: dict[str, np.ndarray]) -> None:
@@ -355,3 +363,107 @@ def test_template_writer_bytes_equal_the_full_encoding(run_dir: Path, all_hops: 
             assert s6a[n][DATA_PAYLOAD_OFFSET:DATA_PAYLOAD_OFFSET + len(want)] == want
             n += 1
     assert n == len(s6a)
+
+
+# -- watchdogs -------------------------------------------------------------------------
+
+
+def _ns(epoch: str) -> int:
+    sec, frac = epoch.split(".")
+    return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+def test_idle_links_carry_watchdogs(rec: dict[str, np.ndarray], at_interconnect: Path) -> None:
+    """DWR from the link's initiator after 30 s without a packet, answered by a DWA; SCTP counters stay whole."""
+    rows = fields(at_interconnect, ["frame.number", "frame.time_epoch", "frame.interface_id", "ip.src",
+                                    "sctp.chunk_type", "diameter.cmd.code", "diameter.flags.request",
+                                    "diameter.answer_in", "diameter.hopbyhopid", "sctp.data_tsn", "sctp.data_sid",
+                                    "sctp.data_ssn"], two_pass=True)
+    times = [_ns(r[1]) for r in rows]
+    assert times == sorted(times)  # one time order for everything
+    initiator = {r[2]: r[3] for r in rows if r[4] == "1"}  # the INIT's sender, per interface
+    by_num = {r[0]: r for r in rows}
+    dwr = [r for r in rows if r[5] == "280" and r[6] == "1"]
+    dwa = [r for r in rows if r[5] == "280" and r[6] == "0"]
+    assert len(dwr) == len(dwa) > 100
+    answered = set()
+    for r in dwr:
+        a = by_num[r[7]]  # diameter.answer_in
+        assert (a[5], a[6], a[2], a[8]) == ("280", "0", r[2], r[8])  # a DWA, same link, same hop-by-hop id
+        assert r[3] == initiator[r[2]] != a[3]
+        answered.add(a[0])
+    assert answered == {r[0] for r in dwa}
+    assert max(_ns(r[1]) for r in dwr + dwa) <= int(rec["time"].max())  # none after the last message
+    # per link: a DWR exactly Tw after the link's previous packet, and no gap longer than Tw
+    last: dict[str, int] = {}
+    for r, t in zip(rows, times, strict=True):
+        if r[2] in last:
+            gap = t - last[r[2]]
+            assert gap <= WATCHDOG_INTERVAL_NS
+            assert (gap == WATCHDOG_INTERVAL_NS) == (r[5] == "280" and r[6] == "1"), r
+        last[r[2]] = t
+    assert len({r[2] for r in dwr}) == len(initiator) == 3  # every link goes idle at some point
+    # TSN +1 per direction and SSN +1 per direction and stream, over S6a, CER/CEA and DWR/DWA alike
+    tsn: dict[tuple[str, str], int] = {}
+    ssn: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        if r[4] != "0":
+            continue
+        d, s = (r[2], r[3]), (r[2], r[3], r[10])
+        assert int(r[9]) == tsn.get(d, int(r[9]) - 1) + 1
+        assert int(r[11]) == ssn.get(s, -1) + 1
+        tsn[d], ssn[s] = int(r[9]), int(r[11])
+
+
+def test_watchdogs_only_for_unfiltered_captures(run_dir: Path, rec: dict[str, np.ndarray]) -> None:
+    out = run_dir.parent / "wd.pcapng"
+    t0, t1 = int(np.quantile(rec["time"], 0.2)), int(np.quantile(rec["time"], 0.7))
+    window = write_capture(run_dir, out, start=t0, end=t1)  # a time window is still the links' whole traffic
+    assert window.watchdogs > 0
+    off = write_capture(run_dir, out, start=t0, end=t1, watchdogs=False)
+    assert off.watchdogs == 0 and off.messages == window.messages
+    assert off.packets == window.packets - 2 * window.watchdogs == off.messages + 6 * off.links
+    sampled = write_capture(run_dir, out, sample=0.5)
+    assert sampled.watchdogs == 0
+    assert fields(out, ["frame.number"], display=WATCHDOG) == []
+
+
+def test_watchdogs_interleave_in_time_order(tmp_path: Path) -> None:
+    """Exchanges due on two links just before a packet, with less than the DWA delay to spare."""
+    world = compile_world(scenario_from_data(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))))
+    t0, tw = 1_814_573_053_000_000_000, WATCHDOG_INTERVAL_NS
+    # ULRs of one transaction: hop 0 (MME → DEA) at t0, hop 1 (DEA → IPX) at t0 + 1 µs, hop 1 again 0.5 ms
+    # after that link's DWR is due, then hop 0 after 100 s
+    times = np.array([t0, t0 + 1000, t0 + 1000 + tw + 500_000, t0 + 100 * 10**9 + 7], dtype=np.int64)
+    hops = np.array([0, 1, 1, 0], dtype=np.int64)
+    n = times.shape[0]
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    rows: dict[str, np.ndarray] = {
+        "time": times, "msg": np.full(n, MESSAGE_NAMES.index("ULR"), dtype=np.int16),
+        "is_request": np.ones(n, dtype=bool), "txn_id": ids, "e2e_id": ids, "procedure_id": ids,
+        "imsi": 234150100000000 + ids, "hop": hops, "rc": np.zeros(n, dtype=np.int64),
+        "exp": np.zeros(n, dtype=bool),
+        "txn_origin": np.full(n, world.element_names.index("es-one.mme1"), dtype=np.int16),
+        "txn_responder": np.full(n, world.element_names.index("uk-alpha.hss"), dtype=np.int16),
+        "retrans": np.zeros(n, dtype=np.int8), "initial": np.ones(n, dtype=bool),
+    }
+    out = tmp_path / "wd.pcapng"
+    with open(out, "wb") as f:
+        w = PcapngWriter(f)
+        emitter = S6aSctpEmitter(w, world, Addressing.for_world(world))
+        emitter.emit({k: v[:2] for k, v in rows.items()})  # two chunks: the heap carries over
+        emitter.emit({k: v[2:] for k, v in rows.items()})
+        w.flush()
+    # link 0: due t0 + k·Tw, k = 1..3; link 1: due t0 + 1 µs + Tw, then after its ULR 0.5 ms later, + Tw, + 2 Tw
+    assert emitter.watchdog_exchanges == 6
+    blocks, _, _ = read_pcapng(out)
+    stamps = [ts for btype, ts in blocks if btype == 6]
+    assert stamps == sorted(stamps) and stamps[-1] == times[-1]
+    assert_clean(out)
+    got = fields(out, ["frame.time_epoch", "frame.interface_id", "diameter.flags.request", "diameter.answer_in"],
+                 display=WATCHDOG, two_pass=True)
+    assert [(_ns(r[0]), r[1], r[2]) for r in got[:4]] == [
+        (t0 + tw, "0", "1"), (t0 + 1000 + tw, "1", "1"),  # both DWRs first: their DWAs are squeezed
+        (times[2] - 1, "0", "0"), (times[2] - 1, "1", "0"),  # in just before the packet at times[2]
+    ]
+    assert sum(1 for r in got if r[3]) == 6

@@ -3,7 +3,9 @@
 The capture is written from ``messages.parquet``, the same records as the
 event log, so the two agree by construction: one packet per message row of
 the selection, plus the SCTP association set-up and the Diameter
-capabilities exchange (CER/CEA) the first time a link appears.
+capabilities exchange (CER/CEA) the first time a link appears, and Diameter
+watchdogs (DWR/DWA) on links idle for 30 s when the capture is unfiltered
+(see ``watchdogs`` of :func:`write_capture`).
 
 Reading is streamed. Only the needed columns are read, one row group at a
 time; rows are time-ordered within a row group (a batch of completed
@@ -77,6 +79,8 @@ class CaptureSummary:
     """Interfaces (one per link: a pair of adjacent elements)."""
     first_time: int | None
     last_time: int | None
+    watchdogs: int = 0
+    """DWR/DWA exchanges written on idle links (two packets each, counted in ``packets``)."""
 
 
 # -- run directory --------------------------------------------------------------
@@ -379,6 +383,7 @@ def write_capture(
     sample: float | None = None,
     sample_seed: int | None = None,
     capture_point: CapturePoint = "interconnect",
+    watchdogs: bool | None = None,
 ) -> CaptureSummary:
     """Write the S6a signalling of a finished run as a pcapng file.
 
@@ -388,6 +393,20 @@ def write_capture(
     ``[start, end)``, as integer ns since the epoch or ISO 8601 with a zone.
     ``sample``: keep this fraction of roamers, whole (module docstring).
     ``capture_point``: ``"interconnect"`` or ``"all"``.
+
+    ``watchdogs``: write Diameter watchdogs: a DWR from the element that
+    opened the link, answered by a DWA 1 ms later, when a link has carried no
+    packet for 30 s (Tw, RFC 3539 / RFC 6733 §5.5), and again 30 s after each
+    DWA while it stays idle, up to the capture's last message (none after it).
+    Idleness is a property of a link's whole traffic, and a capture filtered
+    by ``imsi``, ``home``, ``visited``, ``procedure`` or ``sample`` shows
+    links idle that are not, so ``None`` (the default) writes them only when
+    none of those filters is given (a time window ``start`` / ``end`` is
+    fine); ``True`` / ``False`` force them on or off. (At the ``interconnect``
+    capture point, an operator that is both a home and a visited network has
+    the hops of its home role on the same DEA–IPX link, and those are not
+    captured there: that link's watchdogs reflect its visited-role traffic.)
+    ``CaptureSummary.watchdogs`` counts the exchanges written.
 
     The file is written as ``<out_file>.part`` and renamed when complete.
     """
@@ -416,11 +435,14 @@ def write_capture(
     addressing = Addressing.for_world(world)
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
+    if watchdogs is None:
+        watchdogs = all(v is None for v in (imsi, home, visited, procedure, sample))
     described = [f"capture point {capture_point}"]
     for label, value in (("imsi", imsi), ("home", home), ("visited", visited), ("procedure", procedure),
                          ("from", start), ("to", end), ("sample", sample)):
         if value is not None:
             described.append(f"{label} {value}")
+    described.append("DWR/DWA on links idle 30 s" if watchdogs else "no DWR/DWA")
     with open(part, "wb") as f:
         writer = PcapngWriter(
             f, comment=f"roamsim run {run_id} (scenario {manifest.get('scenario_name')}, seed "
@@ -428,10 +450,10 @@ def write_capture(
             application=f"roamsim {__version__}")
         writer.name_resolution(
             (e.ipv4, [e.host]) for e in (addressing.element(n) for n in world.element_names))
-        emitter = S6aSctpEmitter(writer, world, addressing)
+        emitter = S6aSctpEmitter(writer, world, addressing, watchdogs=watchdogs)
         for chunk in iter_selected_rows(run, world, sel):
             emitter.emit(chunk)
         writer.flush()
     os.replace(part, out)
     return CaptureSummary(out, run_id, writer.packets, emitter.messages, writer.interfaces, emitter.first_time,
-                          emitter.last_time if emitter.messages else None)
+                          emitter.last_time if emitter.messages else None, emitter.watchdog_exchanges)

@@ -17,10 +17,27 @@ full :func:`~roamsim.sinks.pcap.diameter_s6a.encode`.
 A link's first message opens it: an interface (IDB), the SCTP association
 set-up and the CER/CEA, timestamped just before that message (never before the
 packet written last, so the file stays in time order).
+
+Watchdogs (RFC 3539 §3.4, RFC 6733 §5.5): when an open link carries no packet
+for :data:`WATCHDOG_INTERVAL_NS` (Tw), the element that opened it sends a DWR
+and its peer answers with a DWA :data:`WATCHDOG_ANSWER_NS` later (sooner
+when the capture's next packet comes sooner), and again Tw after that DWA
+while the link stays idle: the DWA counts as activity like any packet, so no
+packet follows the previous one on its link by more than Tw.
+They are written in time order with the other packets: a heap holds each
+open link's earliest possible due time (checked lazily against the link's last
+packet when it comes up), and the per-packet loop compares the packet's time
+with the heap's first due time only; the exchanges due before a packet are
+written before it. Watchdogs are written only up to the last message row, so
+none follow it. Their hop-by-hop and end-to-end ids are the association's
+initiator tag plus a per-association counter (the CER/CEA have the tag
+itself), and they go on stream 0 through the association's ordinary TSN and
+SSN counters.
 """
 
 from __future__ import annotations
 
+import heapq
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -55,6 +72,10 @@ MESSAGE_NAMES: tuple[str, ...] = tuple(BY_NAME)
 """Index → message name (``msg`` column of the rows)."""
 SETUP_SPACING_NS = 50_000
 """Spacing of the association set-up packets written just before a link's first message."""
+WATCHDOG_INTERVAL_NS = 30_000_000_000
+"""Tw: an idle link's initiator sends a DWR after this long without a packet (RFC 3539 §3.4.1: 30 s)."""
+WATCHDOG_ANSWER_NS = 1_000_000
+"""Time from a DWR to its DWA (shorter when the next packet of the capture comes sooner)."""
 FLUSH_BLOCKS = 8192
 """Blocks (two per packet) gathered before they are written."""
 VECTOR_CACHE = 65_536
@@ -64,6 +85,7 @@ _EPB_HEAD = 28
 _POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
 _KEY_WIDTHS = (5, 16, 16, 3, 14, 1, 1, 1, 5)
 _MME_ORIGINATED = frozenset({316, 318, 321})
+_NEVER = 1 << 63
 
 
 @dataclass
@@ -74,6 +96,10 @@ class _Link:
     b: Element
     assoc: SctpAssociation | None = None
     iface: int = -1
+    watchdogs: int = 0
+    """DWR/DWA exchanges written on this link."""
+    watchdog_messages: tuple[bytes, bytes] | None = None
+    """DWR and DWA with zero ids, made on the link's first watchdog."""
 
 
 @dataclass
@@ -103,11 +129,17 @@ class _Fast(NamedTuple):
 
 @dataclass
 class S6aSctpEmitter:
-    """Writes S6a message rows (see :meth:`emit`) as packets into a :class:`PcapngWriter`."""
+    """Writes S6a message rows (see :meth:`emit`) as packets into a :class:`PcapngWriter`.
+
+    ``watchdogs``: write DWR/DWA on links idle for Tw (module docstring). Only
+    meaningful when the rows are a link's whole traffic: a capture filtered by
+    roamer or procedure shows links idle that are not.
+    """
 
     writer: PcapngWriter
     world: World
     addressing: Addressing
+    watchdogs: bool = True
     elements: list[Element] = field(init=False)
     links: dict[frozenset[str], _Link] = field(default_factory=dict)
     shapes: list[_Shape] = field(default_factory=list)
@@ -116,6 +148,13 @@ class S6aSctpEmitter:
     last_time: int = 0
     messages: int = 0
     first_time: int | None = None
+    watchdog_exchanges: int = 0
+    """DWR/DWA exchanges written (two packets each)."""
+    _due: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False)
+    """Heap of (earliest due time of a watchdog, interface) with one entry per open link, when ``watchdogs``."""
+    _seen: list[int] = field(default_factory=list, init=False, repr=False)
+    """Time of the last packet (or watchdog exchange) per interface."""
+    _by_iface: dict[int, _Link] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.elements = [self.addressing.element(n) for n in self.world.element_names]
@@ -178,6 +217,56 @@ class S6aSctpEmitter:
             ts = max(self.last_time, t - (n - j) * SETUP_SPACING_NS)
             self.writer.packet(link.iface, ts, frame)
             self.last_time = ts
+        seen = self._seen
+        seen.extend([t] * (link.iface + 1 - len(seen)))
+        seen[link.iface] = t
+        self._by_iface[link.iface] = link
+        if self.watchdogs:
+            heapq.heappush(self._due, (t + WATCHDOG_INTERVAL_NS, link.iface))
+
+    def _watchdog_exchanges(self, until: int, out: list[bytes | bytearray], prev: int) -> int:
+        """Append the DWR/DWA exchanges due before ``until`` to ``out`` (as EPB pairs, in time order).
+
+        Returns the time of the last packet appended, or ``prev`` when none was.
+        """
+        due, seen, tw = self._due, self._seen, WATCHDOG_INTERVAL_NS
+        made: list[tuple[int, int, int, bytes]] = []
+        while due[0][0] < until:
+            d, iface = due[0]
+            idle_until = seen[iface] + tw
+            if idle_until > d:  # the link carried a packet since this entry was pushed
+                heapq.heapreplace(due, (idle_until, iface))
+                continue
+            answer = min(d + WATCHDOG_ANSWER_NS, until - 1)
+            heapq.heapreplace(due, (answer + tw, iface))
+            seen[iface] = answer
+            link = self._by_iface[iface]
+            assoc = link.assoc
+            if assoc is None:
+                raise AssertionError("watchdog on a link not opened")
+            if link.watchdog_messages is None:
+                link.watchdog_messages = (
+                    dia.device_watchdog(request=True, host=link.a.host, realm=link.a.realm, hop_by_hop=0,
+                                        end_to_end=0),
+                    dia.device_watchdog(request=False, host=link.b.host, realm=link.b.realm, hop_by_hop=0,
+                                        end_to_end=0))
+            dwr, dwa = link.watchdog_messages
+            link.watchdogs += 1
+            ids = struct.pack("!II", *((assoc.out.own_tag + link.watchdogs) & 0xFFFFFFFF,) * 2)
+            made.append((d, len(made), iface, assoc.data_frame(link.a, dwr[:12] + ids + dwr[20:])))
+            made.append((answer, len(made), iface, assoc.data_frame(link.b, dwa[:12] + ids + dwa[20:])))
+        if not made:
+            return prev
+        made.sort()
+        for ts, _, iface, frame in made:
+            n = len(frame)
+            pad = -n % 4
+            total = _EPB_HEAD + n + pad + 4
+            out.append(struct.pack("<IIIIIII", EPB, total, iface, ts >> 32, ts & 0xFFFFFFFF, n, n) + frame
+                       + b"\0" * pad)
+            out.append(struct.pack("<I", total))
+        self.watchdog_exchanges += len(made) // 2
+        return max(prev, made[-1][0])
 
     def _prepare(self, sid: int, t: int) -> _Fast:
         shape = self.shapes[sid]
@@ -265,7 +354,13 @@ class S6aSctpEmitter:
         pads = (b"\0" * 4, b"\0" * 7, b"\0" * 6, b"\0" * 5)  # option padding + opt_endofopt
         vectors: dict[int, AuthVector] = {}
         prev = self.last_time
+        due = self._due
+        seen = self._seen
+        next_due = due[0][0] if due else _NEVER
         for sid, t, imsi, txn, e2e, proc in zip(sids, times, imsis, txns, e2es, procs, strict=True):
+            if t > next_due:
+                prev = self._watchdog_exchanges(t, out, prev)
+                next_due = due[0][0]
             f = fast[sid]
             if f is None:
                 writer.write_blocks(out, len(out) // 2)
@@ -273,8 +368,10 @@ class S6aSctpEmitter:
                 put = out.append
                 self.last_time = max(self.last_time, prev)
                 f = self._prepare(sid, t)
+                next_due = due[0][0] if due else _NEVER
             prev = t
             data, base_total, iface, session, imsi_at, imsi_len, vector, sender_pos, ip_sum, st, crc_end = f
+            seen[iface] = t
             buf = bytearray(data)
             text = b"procedure_id=%d txn_id=%d" % (proc, txn)
             ln = len(text)
