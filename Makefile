@@ -106,3 +106,6 @@ bench: $(BENCH_VENV)/.stamp
 
 clean:
 	rm -rf test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
+
+# Delivery targets (S3 upload tests, infrastructure checks, container, CI stages) live in mk/*.mk.
+-include mk/*.mk
