@@ -14,9 +14,11 @@ the old MME, the Diameter → EMM mapping), §1.5 (attempt counter 5, T3411, T34
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -528,3 +530,13 @@ def test_kpi_counts_match_the_parquet_files(sim: Run) -> None:
     assert policy["max_rejects_per_roamer"] == max(per_roamer.values())
     assert k["overall"]["extra_transactions_from_steering"] == np.isin(
         tx["procedure_id"], p["procedure_id"][(p["type"] == "attach") & p["steered"]]).sum()
+
+
+def test_no_procedure_starts_after_the_window(sim: Run) -> None:
+    """Requests in flight at the window's end are drained, but no new attempt starts then."""
+    manifest = json.loads((sim.dir / "manifest.json").read_text(encoding="utf-8"))
+    start = int(datetime.fromisoformat(manifest["window"]["start"]).timestamp() * 1e9)
+    end = start + int(manifest["window"]["duration_ns"])
+    ue_initiated = np.isin(sim.proc["type"], ["attach", "tracking_area_update"])
+    assert ue_initiated.any()
+    assert (sim.proc["start_time"][ue_initiated] < end).all()

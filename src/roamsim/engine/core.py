@@ -418,6 +418,10 @@ class Engine:
 
     # -- UE-initiated procedures ------------------------------------------
     def start_attach(self, t: int, r: int, v: int, trig: int) -> None:
+        if t >= self.window:
+            # Draining requests in flight after the window: no new procedure starts.
+            self.state[r] = NO_SERVICE
+            return
         mmes = self.w.op_mmes[v]
         last = self.mme[r]
         if last >= 0 and self.w.element_op[last] == v:
