@@ -91,6 +91,94 @@ def _fail_bad_input(exc: ScenarioError) -> NoReturn:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+# ------------------------------------------------------------- s3 upload options
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+               "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def _byte_size(minimum: int) -> Callable[[click.Context, click.Parameter, str | int], int]:
+    """A click callback parsing a byte count: ``16777216``, ``16MiB``, ``64MB``, ``1GiB``."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | int) -> int:
+        import re
+
+        m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
+        unit = m.group(2).lower() if m else ""
+        if m is None or unit not in _SIZE_UNITS:
+            raise click.BadParameter(f"{value!r} is not a size (e.g. 16MiB, 64MB, 1048576)")
+        size = int(m.group(1)) * _SIZE_UNITS[unit]
+        if size < minimum:
+            raise click.BadParameter(f"{value!r} is below the minimum of {minimum:,} bytes")
+        return size
+
+    return parse
+
+
+def _s3_options(f: F) -> F:
+    """--endpoint-url, --multipart-threshold, --part-size (credentials never come from options)."""
+    f = click.option("--part-size", callback=_byte_size(5 * 1024 * 1024), default="16MiB", metavar="SIZE",
+                     envvar="ROAMSIM_S3_PART_SIZE", show_envvar=True,
+                     help="Part size of multipart uploads (at least 5MiB).")(f)
+    f = click.option("--multipart-threshold", callback=_byte_size(1), default="64MiB", metavar="SIZE",
+                     envvar="ROAMSIM_S3_MULTIPART_THRESHOLD", show_envvar=True,
+                     help="Upload files of at least this size in parts.")(f)
+    return click.option(
+        "--endpoint-url", default=None, metavar="URL", envvar="ROAMSIM_S3_ENDPOINT_URL", show_envvar=True,
+        show_default="AWS_ENDPOINT_URL or AWS S3",
+        help="S3-compatible endpoint (http(s)://HOST[:PORT]). Credentials come only from the standard AWS "
+             "sources: environment, shared config/credentials files, instance metadata.",
+    )(f)
+
+
+def _upload_config(endpoint_url: str | None, multipart_threshold: int, part_size: int) -> Any:
+    """Check the S3 settings before any work (exit 2 with the reason, e.g. boto3 missing)."""
+    from roamsim.upload import UploadConfig, UploadInputError, load_boto3
+
+    try:
+        load_boto3()
+        return UploadConfig(multipart_threshold=multipart_threshold, part_size=part_size, endpoint_url=endpoint_url)
+    except UploadInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _parse_upload_url(url: str) -> Any:
+    from roamsim.upload import UploadInputError, parse_s3_url
+
+    try:
+        return parse_s3_url(url)
+    except UploadInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _do_upload(run_dir: Path, url: Any, config: Any, *, allow_partial: bool, debug: bool) -> None:
+    """Upload a run directory; exit 2 (bad input), 1 (failed) or 130 (interrupted) on error."""
+    from roamsim.upload import UploadInputError, sigterm_as_interrupt, upload_run
+
+    try:
+        with sigterm_as_interrupt():
+            report = upload_run(run_dir, url, config=config, allow_partial=allow_partial,
+                                log=lambda line: click.echo(line, err=True))
+    except UploadInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the upload to {url} is incomplete (its manifest.json was not written); "
+                   f"rerun `roamsim upload {run_dir} {url}` to resume", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # UploadError, or anything unexpected
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: the upload failed: {exc}\n(rerun the same command to resume)", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    total = len(report.uploaded) + len(report.skipped)
+    click.echo(f"uploaded {run_dir} to {url}: {total} files ({len(report.uploaded)} written, "
+               f"{report.bytes_uploaded:,} bytes; {len(report.skipped)} already there)")
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -200,11 +288,15 @@ Examples:
 @click.option("--pcap-sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               show_envvar=True, help="Keep this fraction of roamers in the capture (whole roamers). Implies --pcap.")
 @_capture_point_option
+@click.option("--upload", "upload_url", metavar="s3://BUCKET/PREFIX", default=None, show_envvar=True,
+              help="Upload the run directory there once the run is complete (see `roamsim upload`).")
+@_s3_options
 @_debug_option
 @click.pass_context
 def run(
     ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float,
-    pcap: bool, pcap_sample: float | None, capture_point: str, debug: bool,
+    pcap: bool, pcap_sample: float | None, capture_point: str, upload_url: str | None, endpoint_url: str | None,
+    multipart_threshold: int, part_size: int, debug: bool,
 ) -> None:
     """Simulate SCENARIO (a YAML file) and write a run directory.
 
@@ -215,6 +307,10 @@ def run(
     from roamsim.scenario import ScenarioError, load_scenario
 
     debug = _debug_wanted(ctx, debug)
+    # A bad --upload URL or a missing boto3 is bad input: say so before simulating.
+    upload_target = _parse_upload_url(upload_url) if upload_url is not None else None
+    upload_config = (_upload_config(endpoint_url, multipart_threshold, part_size)
+                     if upload_target is not None else None)
     try:
         loaded = load_scenario(scenario)
     except ScenarioError as exc:
@@ -258,7 +354,11 @@ def run(
         for line in headline(json.loads(kpis_file.read_text(encoding="utf-8"))):
             click.echo(f"  {line}")
     if summary.status != "complete":
+        if upload_target is not None:
+            click.echo(f"not uploading the {summary.status} run to {upload_target}", err=True)
         raise SystemExit(EXIT_FAILURE)
+    if upload_target is not None:
+        _do_upload(summary.run_dir, upload_target, upload_config, allow_partial=False, debug=debug)
 
 
 # ---------------------------------------------------------------------- validate
@@ -438,6 +538,40 @@ def pcap(
                f"on {summary.links:,} links")
     if summary.messages == 0:
         click.echo("warning: no message matched the selection; the capture is empty", err=True)
+
+
+# ------------------------------------------------------------------------ upload
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim upload runs/qs s3://my-roamsim-logs/runs/qs
+  roamsim upload runs/qs s3://lab/runs/qs --endpoint-url http://127.0.0.1:9000
+  AWS_PROFILE=lab roamsim upload runs/qs s3://my-roamsim-logs/runs/qs
+""",
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("url", metavar="s3://BUCKET/PREFIX")
+@click.option("--allow-partial", is_flag=True, default=False, show_envvar=True,
+              help="Also upload a run whose manifest status is not complete.")
+@_s3_options
+@_debug_option
+@click.pass_context
+def upload(
+    ctx: click.Context, *, run_dir: Path, url: str, allow_partial: bool, endpoint_url: str | None,
+    multipart_threshold: int, part_size: int, debug: bool,
+) -> None:
+    """Upload the finished run RUN_DIR to S3 (or an S3-compatible store).
+
+    Large files go in parts; every object is checked against its SHA-256; manifest.json
+    is written last, so readers never see half a run. Rerun after an interruption:
+    the objects already uploaded (same SHA-256) are skipped. Needs the s3 extra
+    (pip install 'roamsim[s3]'); credentials come from the standard AWS sources.
+    """
+    target = _parse_upload_url(url)
+    config = _upload_config(endpoint_url, multipart_threshold, part_size)
+    _do_upload(run_dir, target, config, allow_partial=allow_partial, debug=_debug_wanted(ctx, debug))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
