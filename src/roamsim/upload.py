@@ -288,7 +288,10 @@ class _Uploader:
         try:
             head: dict[str, Any] = self.client.head_object(Bucket=self.url.bucket, Key=key, ChecksumMode="ENABLED")
         except self.client_error as exc:
-            if self._error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            # A missing key answers 404 to a caller who may list the bucket, and 403 to one whose
+            # s3:ListBucket is limited by an s3:prefix condition (as the lab IAM role's is).
+            # Either way there is nothing there this caller can use: upload it.
+            if self._error_code(exc) in ("404", "NoSuchKey", "NotFound", "403", "Forbidden", "AccessDenied"):
                 return None
             raise
         return head
