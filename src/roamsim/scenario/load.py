@@ -64,7 +64,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text, turning syntax errors into a :class:`ScenarioError` with a line number."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  # nosec B506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
