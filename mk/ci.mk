@@ -46,6 +46,7 @@ ci:
 	$(MAKE) ci-package
 	$(MAKE) ci-container
 	$(MAKE) ci-scan
+	$(MAKE) iac-check
 	$(MAKE) ci-sbom
 	$(MAKE) ci-sign
 	$(MAKE) ci-publish
