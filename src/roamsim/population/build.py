@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from roamsim.scenario.errors import Problem, ScenarioError
+from roamsim.scenario.reference import cohort_block_size, msin_digits
 from roamsim.scenario.schema import Cohort, Scenario
 from roamsim.world.model import World
 
@@ -134,16 +135,15 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
         n = max(1, round(c.roamers * scale))
         rng = np.random.default_rng(cohort_seed(seed, c.name, STREAM_POPULATION))
         h = op_idx[c.home]
-        mcc, mnc = world.op_plmn[h].split("-")
-        msin_len = 15 - len(mcc) - len(mnc)
-        block_size = 10 ** (msin_len - 2)
+        msin_len = msin_digits(world.op_plmn[h])
+        block_size = cohort_block_size(world.op_plmn[h])
         block = _imsi_block(c.name, taken.setdefault(c.home, set()))
         if n > block_size:
             raise ScenarioError("--scale", [Problem(
                 f"cohorts[{ci}].roamers",
                 f"{n:,} roamers after scaling exceed the {block_size:,} IMSIs of one cohort block: "
                 "expected a smaller --scale, or split the cohort")])
-        imsi = int(mcc + mnc) * 10**msin_len + block * block_size + np.arange(n, dtype=np.int64)
+        imsi = int(world.op_plmn[h].replace("-", "")) * 10**msin_len + block * block_size + np.arange(n, dtype=np.int64)
         imsis.append(imsi)
         homes.append(np.full(n, h, dtype=np.int16))
         cohorts.append(np.full(n, ci, dtype=np.int16))

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from roamsim.scenario.errors import Problem, ScenarioError, problems_from_validation
+from roamsim.scenario.reference import cohort_block_size
 from roamsim.scenario.schema import Scenario
 
 
@@ -189,8 +190,8 @@ def cross_check(s: Scenario) -> Iterable[Problem]:
             yield Problem(f"cohorts[{i}].home", f"{c.home!r} has more than 99 cohorts: expected at most 99 per "
                           "home operator (each takes one block of MSINs)")
         if c.home in by_id:
-            mcc, mnc = by_id[c.home].plmn.split("-")
-            block = 10 ** (15 - len(mcc) - len(mnc) - 2)
+            block = cohort_block_size(by_id[c.home].plmn)
+            mnc = by_id[c.home].mnc
             if c.roamers > block:
                 yield Problem(f"cohorts[{i}].roamers", f"got {c.roamers}: expected at most {block:,} per cohort "
                               f"for the {len(mnc)}-digit MNC of {c.home!r} (split the cohort)")

@@ -82,3 +82,14 @@ def region_latency_ms(a: str, b: str) -> float:
 def country_latency_ns(a: str, b: str) -> int:
     """One-way IPX latency in nanoseconds between two countries, from the region table."""
     return int(region_latency_ms(COUNTRY_REGION[a], COUNTRY_REGION[b]) * 1_000_000)
+
+
+def msin_digits(plmn: str) -> int:
+    """MSIN length for a PLMN written "MCC-MNC": an IMSI has 15 digits (TS 23.003 §2.2)."""
+    mcc, mnc = plmn.split("-")
+    return 15 - len(mcc) - len(mnc)
+
+
+def cohort_block_size(plmn: str) -> int:
+    """IMSIs one cohort may use: the MSIN after its two block digits (see population/build.py)."""
+    return int(10 ** (msin_digits(plmn) - 2))
