@@ -126,9 +126,7 @@ class Engine:
         self.p = population
         self.rec = records
         self.window = s.window.duration
-        self.t0 = int(s.window.start.timestamp() * 1e9)
         n = population.size
-        self.imsi: list[int] = population.imsi.tolist()
         self.home: list[int] = population.home.tolist()
         self.cohort: list[int] = population.cohort.tolist()
         self.draws = [Draws(np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE)), world.jitter_sigma)
@@ -136,7 +134,6 @@ class Engine:
         self.queues = [ServerQueue(op.hss.servers, op.hss.queue_limit) for op in s.operators]
         self.hss_error = [op.hss.transient_errors for op in s.operators]
         self.service = [[_service_sampler(op.hss.service, d.rng) for d in self.draws] for op in s.operators]
-        self.hss_element = {e: i for i, e in enumerate(world.op_hss)}
 
         self.timeout = s.diameter.answer_timeout
         self.retransmissions = s.diameter.retransmissions
