@@ -117,8 +117,12 @@ def test_realm_and_hosts_follow_ts_23003() -> None:
     assert ADDR.element("ipx").ipv4 == IPX_IPV4
 
 
+KINDS = ("hss", "dea", "hlr", "stp", "smsc", "ausf", "udm", "sepp", "smf", "sgw", "pgw", "smsf",
+         *(f"{k}{n}" for k in ("mme", "vlr", "sgsn", "amf") for n in (1, 2, 60)))
+
+
 def test_addresses_are_unique_stable_and_follow_the_scheme() -> None:
-    names = ["ipx"] + [f"{op}.{k}" for op, _ in OPERATORS for k in ("hss", "dea", "mme1", "mme2", "mme240")]
+    names = ["ipx"] + [f"{op}.{k}" for op, _ in OPERATORS for k in KINDS]
     elements = [ADDR.element(n) for n in names]
     assert len({e.ipv4 for e in elements}) == len(elements)
     assert len({e.host for e in elements}) == len(elements)
@@ -131,6 +135,10 @@ def test_addresses_are_unique_stable_and_follow_the_scheme() -> None:
     assert ADDR.element("es-one.mme2").ipv4[3] == 12
     assert ADDR.element("es-one.dea").ipv4[3] == 1
     assert ADDR.element("es-one.hss").ipv4[3] == 2
+    assert ADDR.element("es-one.vlr1").ipv4[3] == 71
+    assert ADDR.element("es-one.amf60").ipv4[3] == 250
+    with pytest.raises(ValueError, match="no address rule"):
+        ADDR.element("es-one.mme61")
 
 
 def test_operator_code_collisions_are_resolved_in_sorted_order() -> None:

@@ -131,7 +131,7 @@ class Operator(_Model):
     country: CountryCode
     rats: list[Rat] = Field(default_factory=lambda: [Rat.G4], min_length=1)
     hss: Hss = Field(default_factory=Hss)
-    mmes: int = Field(2, ge=1, le=1000, description="MMEs in the visited network (moves between them exist)")
+    mmes: int = Field(2, ge=1, le=60, description="MMEs in the visited network (moves between them exist)")
     share: float = Field(
         1.0, gt=0, description="relative radio coverage weight when a UE picks among 'other' PLMNs"
     )

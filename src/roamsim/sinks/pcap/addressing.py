@@ -23,8 +23,16 @@ A 2-digit MNC is zero-padded to 3 digits in the realm, as TS 23.003 requires.
 (the MNC as written), low 16 bits. Codes 0x0000 (the IPX) and 0xFFFF are
 reserved; if the code is reserved or taken by another PLMN of the same world,
 the next free code (``c + 1``, wrapping) is used, PLMNs taken in sorted order.
-``host`` is 1 for the DEA, 2 for the HSS and ``10 + n`` for ``mme<n>``
-(n ≤ 240). The IPX proxy is ``10.0.0.1``.
+``host`` is fixed per kind for the single elements of an operator::
+
+    dea 1   hss 2   hlr 3   stp 4   smsc 5   ausf 6   udm 7   sepp 8   smf 9
+    sgw 251   pgw 252   smsf 253
+
+and ``base + n`` for the numbered serving elements (n = 1 … 60)::
+
+    mme<n> 10 + n   vlr<n> 70 + n   sgsn<n> 130 + n   amf<n> 190 + n
+
+The IPX proxy (Diameter proxy, SCCP relay and N32 intermediary alike) is ``10.0.0.1``.
 
 **MAC**: ``02:00:`` followed by the four IPv4 octets (locally administered,
 unicast), so a MAC names its element too.
@@ -45,9 +53,13 @@ IPX_REALM = "ipx.roamsim.example"
 IPX_IPV4 = bytes((10, 0, 0, 1))
 
 _RESERVED_CODES = (0x0000, 0xFFFF)
-_HOST_OCTET = {"dea": 1, "hss": 2}
-_MME_BASE = 10
-_MAX_MME = 240
+_HOST_OCTET = {
+    "dea": 1, "hss": 2, "hlr": 3, "stp": 4, "smsc": 5, "ausf": 6, "udm": 7, "sepp": 8, "smf": 9,
+    "sgw": 251, "pgw": 252, "smsf": 253,
+}
+_NUMBERED_BASE = {"mme": 10, "vlr": 70, "sgsn": 130, "amf": 190}
+MAX_NUMBERED = 60
+"""Largest n of a numbered element (``mme<n>``, ``vlr<n>``, ``sgsn<n>``, ``amf<n>``) that has an address."""
 _KIND_RE = re.compile(r"^(?P<kind>[a-z]+)(?P<n>\d*)$")
 
 
@@ -156,8 +168,8 @@ class Addressing:
         if not op or op not in self._op_plmn or m is None:
             raise ValueError(f"unknown element {name!r}: expected '<operator>.<kind>[n]' or 'ipx'")
         kind, n = m.group("kind"), m.group("n")
-        if kind == "mme" and n and 1 <= int(n) <= _MAX_MME:
-            octet = _MME_BASE + int(n)
+        if kind in _NUMBERED_BASE and n and 1 <= int(n) <= MAX_NUMBERED:
+            octet = _NUMBERED_BASE[kind] + int(n)
         elif kind in _HOST_OCTET and not n:
             octet = _HOST_OCTET[kind]
         else:
