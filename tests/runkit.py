@@ -22,7 +22,7 @@ from roamsim.scenario import Scenario, scenario_from_data
 
 NS = 1_000_000_000
 MS = 1_000_000
-FILES = ("transactions", "messages", "procedures")
+FILES = ("transactions", "messages", "procedures", "sessions")
 
 Columns = dict[str, np.ndarray]
 

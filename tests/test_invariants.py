@@ -74,6 +74,11 @@ SCENARIO: dict[str, Any] = {
          "activity": {"power_cycles_per_day": 2, "mme_changes_per_day": 2, "idr_per_day": 1}},
     ],
 }
+# This run checks S6a in depth: no data sessions or SMS (tests/test_generations.py mixes every generation).
+for _operator in OPERATORS:
+    _operator["welcome_sms"] = False
+for _cohort in SCENARIO["cohorts"]:
+    _cohort["usage"] = {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}
 PLMN = {op["id"]: op["plmn"] for op in OPERATORS}
 OP_OF_PLMN = {v: k for k, v in PLMN.items()}
 COUNTRY = {op["id"]: op["country"] for op in OPERATORS}

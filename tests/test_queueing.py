@@ -112,12 +112,13 @@ def _scenario(servers: int, mean_ms: int, roamers: int, window_s: int) -> dict[s
             {"id": "hh", "plmn": "234-15", "country": "GB",
              "hss": {"servers": servers, "service": {"exponential": {"mean": f"{mean_ms}ms"}},
                      "queue_limit": 10_000_000, "transient_errors": 0}},
-            {"id": "vv", "plmn": "214-01", "country": "ES"},
+            {"id": "vv", "plmn": "214-01", "country": "ES", "welcome_sms": False},
         ],
         "ipx": {"jitter": 0},
         "agreements": [{"home": "hh", "visited": ["vv"]}],
         "cohorts": [{"name": "once", "home": "hh", "roamers": roamers, "destinations": {"ES": 1},
-                     "arrivals": {"profile": "flat"}, "stay": "30d", "activity": QUIET_ACTIVITY}],
+                     "arrivals": {"profile": "flat"}, "stay": "30d", "activity": QUIET_ACTIVITY,
+                     "usage": {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}}],
     }
 
 

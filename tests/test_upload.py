@@ -179,7 +179,7 @@ def test_upload_a_run(s3_endpoint: str, bucket: str, run_dir: Path) -> None:
 
     local = _local_files(run_dir)
     assert set(local) == {"manifest.json", "kpis.json", "messages.parquet", "procedures.parquet",
-                          "transactions.parquet"}
+                          "sessions.parquet", "transactions.parquet"}
     assert _remote_files(client, bucket, "runs/qs") == local  # every file, byte-identical, nothing else
     # The manifest became visible last, after every other object.
     assert rec.written()[-1] == "runs/qs/manifest.json"
@@ -192,7 +192,8 @@ def test_upload_a_run(s3_endpoint: str, bucket: str, run_dir: Path) -> None:
     data = local["messages.parquet"]
     nparts = -(-len(data) // PART)
     assert nparts > 1 and report.multipart[key] == nparts
-    assert "runs/qs/kpis.json" not in report.multipart
+    small = [f for f, data_ in local.items() if len(data_) < SMALL.multipart_threshold]
+    assert small and not any(f"runs/qs/{f}" in report.multipart for f in small)
     digests = b"".join(hashlib.sha256(data[i:i + PART]).digest()
                        for i in range(0, len(data), PART))
     attrs = client.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["Checksum", "ObjectSize"])
@@ -203,8 +204,9 @@ def test_upload_a_run(s3_endpoint: str, bucket: str, run_dir: Path) -> None:
     assert head["Metadata"]["roamsim-sha256"] == hashlib.sha256(data).hexdigest()
     assert head["ContentType"] == "application/vnd.apache.parquet"
     # A single-part object carries the plain SHA-256.
-    kpis = client.head_object(Bucket=bucket, Key="runs/qs/kpis.json", ChecksumMode="ENABLED")
-    assert kpis["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(local["kpis.json"]).digest()).decode()
+    one = small[0]
+    single = client.head_object(Bucket=bucket, Key=f"runs/qs/{one}", ChecksumMode="ENABLED")
+    assert single["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(local[one]).digest()).decode()
     assert _no_multipart_uploads(client, bucket)
 
 
@@ -214,11 +216,12 @@ def test_interrupted_upload_resumes(s3_endpoint: str, bucket: str, run_dir: Path
     url = f"s3://{bucket}/runs/qs"
     config = SMALL
 
-    # Ctrl-C during part 2 of transactions.parquet (after kpis, messages and procedures are in place).
+    # Ctrl-C during part 2 of transactions.parquet (after kpis, messages, procedures and sessions are in place).
     rec = Recorder(client, interrupt_at=("UploadPart", "runs/qs/transactions.parquet", 2))
     with pytest.raises(KeyboardInterrupt):
         upload_run(run_dir, url, config=config, client=client)
-    before = ["runs/qs/kpis.json", "runs/qs/messages.parquet", "runs/qs/procedures.parquet"]
+    before = ["runs/qs/kpis.json", "runs/qs/messages.parquet", "runs/qs/procedures.parquet",
+              "runs/qs/sessions.parquet"]
     assert rec.written() == before
     assert ("AbortMultipartUpload", "runs/qs/transactions.parquet") in rec.calls
     assert _no_multipart_uploads(client, bucket)  # the interrupted multipart upload was aborted
@@ -244,7 +247,7 @@ def test_interrupted_upload_resumes(s3_endpoint: str, bucket: str, run_dir: Path
     # A third run has nothing to do.
     rec3 = Recorder(client2)
     report = upload_run(run_dir, url, config=config, client=client2)
-    assert report.uploaded == [] and len(report.skipped) == 5 and rec3.calls == []
+    assert report.uploaded == [] and len(report.skipped) == 6 and rec3.calls == []
 
 
 def test_reupload_of_a_changed_run_hides_the_old_manifest_first(
@@ -270,7 +273,7 @@ def test_resume_check_digests_with_the_remote_part_size(s3_endpoint: str, bucket
     upload_run(run_dir, f"s3://{bucket}/p", config=SMALL, client=client)
     other = UploadConfig(multipart_threshold=4096, part_size=4096)
     report = upload_run(run_dir, f"s3://{bucket}/p", config=other, client=client)
-    assert report.uploaded == [] and len(report.skipped) == 5
+    assert report.uploaded == [] and len(report.skipped) == 6
     assert digest_file(run_dir / "kpis.json", None).size == (run_dir / "kpis.json").stat().st_size
 
 
@@ -289,13 +292,13 @@ def _assert_no_secret(result: Any) -> None:
 def test_cli_upload(s3_endpoint: str, bucket: str, run_dir: Path) -> None:
     result = _cli("upload", str(run_dir), f"s3://{bucket}/cli", env={"ROAMSIM_S3_ENDPOINT_URL": s3_endpoint})
     assert result.exit_code == 0, result.output
-    assert f"to s3://{bucket}/cli: 5 files (5 written" in result.stdout
+    assert f"to s3://{bucket}/cli: 6 files (6 written" in result.stdout
     assert "upload cli/manifest.json" in result.stderr
     _assert_no_secret(result)
     # Rerun: everything skipped. boto3's own AWS_ENDPOINT_URL works as well.
     result = _cli("upload", str(run_dir), f"s3://{bucket}/cli", env={"AWS_ENDPOINT_URL": s3_endpoint})
     assert result.exit_code == 0, result.output
-    assert "(0 written, 0 bytes; 5 already there)" in result.stdout
+    assert "(0 written, 0 bytes; 6 already there)" in result.stdout
     _assert_no_secret(result)
     assert _remote_files(make_client(s3_endpoint), bucket, "cli") == _local_files(run_dir)
 

@@ -182,7 +182,7 @@ def simulate(
             sink.close()
             phases["write_tail_s"] = round(time.perf_counter() - mark, 3)
             counts.update(roamers=population.size, events=engine.events, transactions=records.transactions,
-                          messages=sink.messages, procedures=records.procedures)
+                          messages=sink.messages, procedures=records.procedures, sessions=records.sessions)
         mark = time.perf_counter()
         _write_json(out / KPIS, compute_kpis(out, scenario, world))
         files.append(KPIS)

@@ -1,4 +1,4 @@
-"""The EPS roaming engine: UE mobility management and S6a across the IPX.
+"""The roaming engine: UE mobility management in every generation, data sessions and SMS across the IPX.
 
 Shape (see PERFORMANCE.md): only interactions with shared state are events:
 a request reaching an HSS (a multi-server FIFO queue), an answer or timeout
@@ -13,8 +13,22 @@ Procedures (TS 23.401 §5.3.2.1, §5.3.3; TS 29.272 §5.2):
 - insert subscriber data: IDR/IDA from the HSS.
 - cancel location on return home.
 
-UE behaviour on reject (TS 24.301 §5.5.1.2.5-6), with the Diameter → EMM
-mapping of TS 29.272 Annex A (:func:`roamsim.catalogue.diameter.emm_cause_for`).
+2G/3G (TS 23.012 §3.6, TS 29.002): location update = SendAuthenticationInfo,
+UpdateLocation (the HLR inserts the subscriber data, ISD, inside the dialogue and
+cancels the old VLR), then UpdateGprsLocation from the SGSN; PurgeMS; ISD.
+5G SA (TS 23.502 §4.2.2.2.2): Nausf authenticate and confirm, Nudm_UECM
+registration (the UDM notifies the old AMF), Nudm_SDM get and subscribe; the
+5G SoR container (TS 23.122 Annex C) when the home network steers.
+Data sessions (TS 23.401 §5.10.2, TS 23.502 §4.3.2.2.2): GTPv2-C Create/Delete
+Session from the V-SGW to the H-PGW (home-routed) or V-PGW (local breakout);
+5G home-routed Nsmf_PDUSession between the SMFs. SMS (TS 23.040 §10):
+SRI-for-SM then MT-ForwardSM, absent subscriber with the message-waiting path
+(ReportSM-DeliveryStatus, AlertServiceCentre), MO-ForwardSM, welcome SMS.
+
+UE behaviour on reject (TS 24.301 §5.5.1.2.5-6, TS 24.008 §4.4.4.9, TS 24.501
+§5.5.1.2.5), with the Diameter → EMM mapping of TS 29.272 Annex A
+(:func:`roamsim.catalogue.diameter.emm_cause_for`), MAP → MM (TS 29.010) and
+HTTP → 5GMM (:mod:`roamsim.catalogue.commands`).
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
 from roamsim.engine.draws import Block, Draws
 from roamsim.engine.queue import ServerQueue
@@ -33,8 +48,8 @@ from roamsim.population.build import Population, cohort_seed
 from roamsim.records.buffers import RecordBuffers
 from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
 from roamsim.scenario.distributions import Distribution
-from roamsim.scenario.schema import Scenario
-from roamsim.world.model import DEA_INDEX, HOPS, World
+from roamsim.scenario.schema import DataRouting, Scenario
+from roamsim.world.model import BORDER, DEA_INDEX, World
 
 # Event kinds on the heap.
 K_HSS = 0
@@ -45,15 +60,54 @@ K_TIMER = 3
 # UE states.
 ABSENT, SEARCHING, REGISTERED, OFF, NO_SERVICE = range(5)
 
-P_ATTACH, P_TAU, P_CANCEL, P_IDR, P_PURGE = (PROCEDURE_TYPES.index(n) for n in PROCEDURE_TYPES)
+(P_ATTACH, P_TAU, P_CANCEL, P_IDR, P_PURGE, P_LU, P_GPRS_LU, P_REG, P_MOB_REG, P_SESSION, P_SESSION_DEL,
+ P_SMS_MT, P_SMS_MO, P_ALERT) = range(len(PROCEDURE_TYPES))
 TRIG = {name: i for i, name in enumerate(TRIGGERS)}
 OUT = {name: i for i, name in enumerate(OUTCOMES)}
 
-AIR = dia.COMMANDS["air"].code
-ULR = dia.COMMANDS["ulr"].code
-CLR = dia.COMMANDS["clr"].code
-IDR = dia.COMMANDS["idr"].code
-PUR = dia.COMMANDS["pur"].code
+C = cat.cmd
+AIR, ULR, CLR, IDR, PUR = C("air"), C("ulr"), C("clr"), C("idr"), C("pur")
+SAI, UL, ISD, CL, UGL, PURGE_MS = C("sai"), C("ul"), C("isd"), C("cl"), C("ugl"), C("purge_ms")
+SRI_SM, MT_FSM, MO_FSM, RSDS, ASC = C("sri_sm"), C("mt_fsm"), C("mo_fsm"), C("rsds"), C("asc")
+AUTH, CONFIRM, UECM_REG, SDM_GET, SDM_SUB = C("ausf_auth"), C("ausf_confirm"), C("uecm_reg"), C("sdm_get"), C("sdm_sub")
+UECM_UPDATE, DEREG_NOTIFY = C("uecm_update"), C("uecm_dereg_notify")
+PDU_CREATE, PDU_RELEASE, CREATE, DELETE = C("pdu_create"), C("pdu_release"), C("create_session"), C("delete_session")
+
+PROTO = [c.protocol for c in cat.CATALOGUE]
+SUCCESS = [c.success for c in cat.CATALOGUE]
+IFACE = list(cat.INTERFACE_INDEX)
+BORDER_OF = [BORDER.get(c.protocol) for c in cat.CATALOGUE]
+IF_GR, IF_S5, IF_S8 = cat.INTERFACES.index("Gr"), cat.INTERFACES.index("S5"), cat.INTERFACES.index("S8")
+IS_DIAMETER = [c.protocol == cat.DIAMETER for c in cat.CATALOGUE]
+
+R2G, R3G, R4G, R5G = range(4)
+NODE_KIND = ("vlr", "vlr", "mme", "amf")
+"""Serving node of each RAT's mobility management."""
+REG_STEPS: tuple[tuple[int, ...], ...] = ((SAI, UL, UGL), (SAI, UL, UGL), (AIR, ULR),
+                                          (AUTH, CONFIRM, UECM_REG, SDM_GET, SDM_SUB))
+"""Home-network requests of an initial registration per RAT."""
+REG_TYPE = (P_LU, P_LU, P_ATTACH, P_REG)
+UPDATE_TYPE = (P_LU, P_LU, P_TAU, P_MOB_REG)
+UPDATE_STEPS: tuple[tuple[int, ...], ...] = ((UL,), (UL,), (ULR,), (UECM_REG,))
+LOCATION_CMDS = frozenset((UL, ULR, UECM_REG))
+"""Requests that register a serving node at home (where steering answers and old nodes are cancelled)."""
+RESPONDER_KIND = {AIR: "hss", ULR: "hss", PUR: "hss", SAI: "hlr", UL: "hlr", UGL: "hlr", PURGE_MS: "hlr",
+                  SRI_SM: "hlr", RSDS: "hlr", AUTH: "ausf", CONFIRM: "ausf", UECM_REG: "udm", SDM_GET: "udm",
+                  SDM_SUB: "udm", UECM_UPDATE: "udm"}
+CANCEL_BY_KIND = {"mme": CLR, "vlr": CL, "sgsn": CL, "amf": DEREG_NOTIFY}
+PURGE_BY_KIND = {"mme": PUR, "vlr": PURGE_MS, "sgsn": PURGE_MS, "amf": UECM_UPDATE}
+IDR_BY_KIND = {"mme": IDR, "vlr": ISD}
+HOME_FOR_KIND = {"mme": "hss", "vlr": "hlr", "sgsn": "hlr", "amf": "udm"}
+ABSENT_SUBSCRIBER_SM = 6
+"""MAP absentSubscriberSM (TS 29.002 §17.6.6)."""
+NODE_PROCESSING_NS = 2_000_000
+"""Time a serving node, PGW, SMF or SMSC takes to answer [est; domain notes §2.2 give 1-10 ms for non-HSS nodes]."""
+MAP_TIMEOUT_NS = 15 * 1_000_000_000
+"""MAP operation timer for location management and SMS (TS 29.002 §17.1.2: medium, 15-30 s)."""
+SBI_TIMEOUT_NS = 10 * 1_000_000_000
+"""SBI client answer timeout (no 3GPP value; open5gs' default client wait, domain notes §1.3)."""
+GTP_TIMEOUT_NS = 3 * 1_000_000_000
+"""GTPv2-C T3 × N3 answer budget (domain notes §1.5: T3 = 2.5-3 s)."""
 
 HPPLMN_T_NS = 60 * 60 * 1_000_000_000
 """TS 23.122 §4.4.3.3.1 default HPPLMN search period T; #42 bars a PLMN for 2T (TS 24.301 §5.5.1.2.5)."""
@@ -61,16 +115,18 @@ MME_PROCESSING_NS = 1_000_000
 """Time an MME takes to answer a CLR or IDR [est]."""
 EMM_TIMEOUT_CAUSE = 17
 """Cause the MME sends when S6a gives no answer after retransmission (network failure)."""
+GMM5_TIMEOUT_CAUSE = 111
+"""5GMM cause when the home network does not answer (protocol error, unspecified; TS 24.501 §9.11.3.2)."""
 
 
 class Proc:
     """One procedure attempt in flight."""
 
-    __slots__ = ("attempt", "draws", "home", "id", "kind", "mme", "network", "r", "start", "steered", "step",
-                 "trigger", "visited")
+    __slots__ = ("attempt", "corr", "draws", "home", "id", "kind", "mme", "network", "peer", "r", "rat", "sgsn",
+                 "sor", "start", "steered", "step", "steps", "trigger", "visited", "x")
 
     def __init__(self, pid: int, kind: int, r: int, trigger: int, visited: int, mme: int, start: int,
-                 attempt: int, network: bool, home: int, draws: Draws) -> None:
+                 attempt: int, network: bool, home: int, draws: Draws, rat: int = R4G) -> None:
         self.id = pid
         self.home = home
         self.draws = draws
@@ -84,15 +140,22 @@ class Proc:
         self.network = network
         self.steered = False
         self.step = 0
+        self.rat = rat
+        self.steps: tuple[int, ...] = ()
+        self.sgsn = -1
+        self.sor = -1  # 5G SoR: the preferred partner the UE moves to after registering
+        self.x = 0  # per-type datum: session id, SMS centre
+        self.corr = -1  # a session's correlation id (its first transaction's): later messages reuse it
+        self.peer = -1  # a session's PGW or H-SMF
 
 
 class Txn:
     """A Diameter request in flight, from its origin to the element that answers it."""
 
-    __slots__ = ("cmd", "e2e", "id", "ipx_fwd", "origin", "path", "proc", "responder", "retry", "t_req")
+    __slots__ = ("cmd", "e2e", "id", "iface", "ipx_fwd", "origin", "path", "proc", "responder", "retry", "t_req")
 
     def __init__(self, tid: int, e2e: int, proc: Proc, cmd: int, path: int, origin: int, responder: int,
-                 t_req: int, retry: int, ipx_fwd: int) -> None:
+                 t_req: int, retry: int, ipx_fwd: int, iface: int) -> None:
         self.id = tid
         self.e2e = e2e
         self.proc = proc
@@ -103,6 +166,7 @@ class Txn:
         self.t_req = t_req
         self.retry = retry
         self.ipx_fwd = ipx_fwd
+        self.iface = iface
 
 
 def _service_sampler(d: Distribution, rng: np.random.Generator) -> Callable[[], float]:
@@ -129,14 +193,27 @@ class Engine:
         n = population.size
         self.home: list[int] = population.home.tolist()
         self.cohort: list[int] = population.cohort.tolist()
+        self.device: list[int] = (population.device.tolist() if population.device is not None else [R4G] * n)
+        self.session_bytes = population.session_bytes
+        self.uplink = [c.usage.uplink_share for c in s.cohorts]
         self.draws = [Draws(np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE)), world.jitter_sigma)
                       for c in s.cohorts]
         self.queues = [ServerQueue(op.hss.servers, op.hss.queue_limit) for op in s.operators]
         self.hss_error = [op.hss.transient_errors for op in s.operators]
         self.service = [[_service_sampler(op.hss.service, d.rng) for d in self.draws] for op in s.operators]
+        self.welcome = [op.welcome_sms for op in s.operators]
 
         self.timeout = s.diameter.answer_timeout
+        self.timeouts = {cat.DIAMETER: s.diameter.answer_timeout, cat.MAP: MAP_TIMEOUT_NS, cat.SBI: SBI_TIMEOUT_NS,
+                         cat.GTPV2: GTP_TIMEOUT_NS}
+        self.cmd_timeout = [self.timeouts[c.protocol] for c in cat.CATALOGUE]
         self.retransmissions = s.diameter.retransmissions
+        ue = s.ue
+        # Per RAT: attempt counter limit, retry timer, back-off timer (TS 24.008 §4.4.4.9, TS 24.301 §5.5.1.2.6,
+        # TS 24.501 §5.5.1.2.7).
+        self.max_attempts_rat = (ue.lu_max_attempts, ue.lu_max_attempts, ue.max_attempts, ue.max_attempts)
+        self.retry_rat = (ue.t3211, ue.t3211, ue.t3411, ue.t3511)
+        self.backoff_rat = (ue.t3402, ue.t3402, ue.t3402, ue.t3502)
         self.t3411 = s.ue.t3411
         self.t3402 = s.ue.t3402
         self.max_attempts = s.ue.max_attempts
@@ -146,7 +223,8 @@ class Engine:
         self.state = [ABSENT] * n
         self.country: list[str | None] = [None] * n
         self.net = [-1] * n  # registered visited operator
-        self.mme = [-1] * n  # serving MME element
+        self.mme = [-1] * n  # serving node (MME, VLR or AMF)
+        self.rat = [-1] * n  # RAT of the current registration
         self.rplmn = [-1] * n
         self.attempts = [0] * n
         self.cur: list[Proc | None] = [None] * n
@@ -157,16 +235,21 @@ class Engine:
         self.barred_until: dict[int, dict[int, int]] = {}  # #42: PLMN not a candidate for 2T
         self.tried: dict[int, set[int]] = {}  # PLMNs whose attempt counter ran out in this selection round
         # Network view
-        self.hss_mme = [-1] * n  # MME registered at the HSS
-        self.mme_ctx = [-1] * n  # MME holding the UE context
+        self.hss_mme = [-1] * n  # serving node registered at home (MME, VLR or AMF)
+        self.hlr_sgsn = [-1] * n  # SGSN registered at the HLR (2G/3G packet domain)
+        self.mme_ctx = [-1] * n  # serving node holding the UE context
         self.sor: dict[int, list[int]] = {}  # roamer → [country code id, rejects, first reject time, done]
-        self.retry_net: dict[int, int] = {}  # PLMN a pending T3411 retry goes back to
+        self.retry_net: dict[int, int] = {}  # PLMN a pending retry goes back to
+        self.mwd: set[int] = set()  # message waiting data at the HLR (TS 23.040 §3.2.6)
+        self.welcomed: dict[int, int] = {}  # roamer → visited network last welcomed
+        self.sessions: dict[int, dict[int, Proc]] = {}  # roamer → session id → its set-up procedure
 
         self.path_latency = world.path_latency_ns  # grows as paths are made
-        self.paths: dict[int, int] = {}  # (origin << 20 | responder) → path id
+        self.path_cum = world.path_cum_ns
+        self.paths: dict[int, int] = {}  # (origin << 21 | responder << 1 | from_home) → path id
         self.op_hss = world.op_hss
         self.steered_homes = [any(h == home for home, _ in world.steering) for h in range(len(world.op_ids))]
-        self.cum = world.cum_fixed_ns
+        self.rat_table: dict[tuple[int, int, int], int] = {}
         self.heap: list[tuple[int, int, int, object]] = []
         self.seq = 0
         self.next_txn = 0
@@ -239,7 +322,7 @@ class Engine:
                     if t >= window:
                         continue
                     timer: tuple[int, int, int] = obj  # type: ignore[assignment]
-                    if timer_epoch[timer[0]] == timer[1]:
+                    if timer[1] < 0 or timer_epoch[timer[0]] == timer[1]:
                         self.on_timer(t, timer[0], timer[2])
             elif te != end:
                 t = te
@@ -267,6 +350,7 @@ class Engine:
             self.select_and_attach(t, r, TRIG["arrival"])
         elif kind == pop.EV_LEG:
             self.abort(t, r)
+            self.end_sessions(t, r, TRIG["border_crossing"])
             self.country[r] = self.w.countries[param]
             self.reset_selection(r)
             self.net[r] = -1
@@ -277,6 +361,7 @@ class Engine:
             if st in (OFF, ABSENT):
                 return
             self.abort(t, r)
+            self.end_sessions(t, r, TRIG["power_off"])
             self.state[r] = OFF
             self.off_cycle[r] = param
             self.net[r] = -1
@@ -289,48 +374,85 @@ class Engine:
             ctx = self.mme_ctx[r]
             if st == OFF and self.off_cycle[r] == param and ctx >= 0:
                 v = self.w.element_op[ctx]
-                proc = self.new_proc(P_PURGE, r, TRIG["inactivity"], v, ctx, t, 0, network=True)
+                kind_ = self.w.element_kind[ctx]
+                proc = self.new_proc(P_PURGE, r, TRIG["inactivity"], v, ctx, t, 0, network=True,
+                                     rat=self.rat[r])
                 self.mme_ctx[r] = -1
-                self.send_to_hss(t, proc, PUR, ctx)
+                self.send_home(t, proc, PURGE_BY_KIND[kind_], ctx)
         elif kind == pop.EV_MME_CHANGE:
             if st == REGISTERED and self.cur[r] is None:
                 v = self.net[r]
-                mmes = self.w.op_mmes[v]
-                if len(mmes) > 1:
-                    k = int(self.draws[self.cohort[r]].uniform() * (len(mmes) - 1))
-                    new = [m for m in mmes if m != self.mme[r]][k]
-                    proc = self.new_proc(P_TAU, r, TRIG["mme_change"], v, new, t, 1, network=False)
+                rat = self.rat[r]
+                nodes = self.w.op_serving[v][NODE_KIND[rat]]
+                if len(nodes) > 1:
+                    k = int(self.draws[self.cohort[r]].uniform() * (len(nodes) - 1))
+                    new = [m for m in nodes if m != self.mme[r]][k]
+                    proc = self.new_proc(UPDATE_TYPE[rat], r, TRIG["mme_change"], v, new, t, 1, network=False,
+                                         rat=rat)
+                    proc.steps = UPDATE_STEPS[rat]
                     self.cur[r] = proc
-                    proc.step = 1
-                    self.send_to_hss(t, proc, ULR, new)
+                    self.send_home(t, proc, proc.steps[0], new)
         elif kind == pop.EV_NET_CHANGE:
             if st == REGISTERED and self.cur[r] is None:
                 v = self.pick_network(t, r, avoid=self.net[r])
                 if v >= 0:
+                    self.end_sessions(t, r, TRIG["network_change"])
                     self.net[r] = -1
                     self.state[r] = SEARCHING
                     self.start_attach(t, r, v, TRIG["network_change"])
         elif kind == pop.EV_IDR:
             target = self.hss_mme[r]
             if target >= 0:
-                proc = self.new_proc(P_IDR, r, TRIG["subscription_change"], self.w.element_op[target], target, t, 0,
-                                     network=True)
-                self.hss_request(t, proc, IDR, target)
+                cmd = IDR_BY_KIND.get(self.w.element_kind[target])
+                if cmd is not None:
+                    proc = self.new_proc(P_IDR, r, TRIG["subscription_change"], self.w.element_op[target], target,
+                                         t, 0, network=True, rat=self.rat[r])
+                    self.close(proc, self.home_request(t, proc, cmd, target), OUT["success"], 0, SUCCESS[cmd], False)
         elif kind == pop.EV_DEPART:
             self.abort(t, r)
+            self.end_sessions(t, r, TRIG["return_home"])
             self.state[r] = ABSENT
             self.net[r] = -1
             self.country[r] = None
             self.timer_epoch[r] += 1
             target = self.hss_mme[r]
             if target >= 0:
-                proc = self.new_proc(P_CANCEL, r, TRIG["return_home"], self.w.element_op[target], target, t, 0,
-                                     network=True)
+                self.cancel(t, r, target, TRIG["return_home"])
                 self.hss_mme[r] = -1
-                self.hss_request(t, proc, CLR, target)
+            sgsn = self.hlr_sgsn[r]
+            if sgsn >= 0:
+                self.cancel(t, r, sgsn, TRIG["return_home"])
+                self.hlr_sgsn[r] = -1
+        elif kind == pop.EV_SESSION_START:
+            if st == REGISTERED and t < self.window:
+                self.start_session(t, r, param)
+        elif kind == pop.EV_SESSION_END:
+            found = self.sessions.get(r)
+            if found is not None and param in found:
+                self.delete_session(t, r, found.pop(param), TRIG["data"])
+        elif kind == pop.EV_SMS_MT:
+            if st != ABSENT and t < self.window:
+                self.start_sms_mt(t, r, TRIG["sms"], -1)
+        elif kind == pop.EV_SMS_MO and st == REGISTERED and t < self.window:
+            self.start_sms_mo(t, r)
 
     def on_timer(self, t: int, r: int, trig: int) -> None:
-        if self.state[r] not in (SEARCHING, NO_SERVICE):
+        if trig == TRIG["alert"]:
+            if self.state[r] != ABSENT:
+                self.start_sms_mt(t, r, TRIG["alert"], -1)
+            return
+        if self.state[r] not in (SEARCHING, NO_SERVICE, REGISTERED):
+            return
+        if trig == TRIG["steering_of_roaming"]:
+            # 5G SoR (TS 23.122 Annex C.2): the UE leaves for the preferred partner the UDM named.
+            v = self.retry_net.get(r, -1)
+            if self.state[r] == REGISTERED and self.cur[r] is None and v >= 0 and self.selectable(t, r, v):
+                self.end_sessions(t, r, TRIG["steering_of_roaming"])
+                self.net[r] = -1
+                self.state[r] = SEARCHING
+                self.start_attach(t, r, v, trig)
+            return
+        if self.state[r] == REGISTERED:
             return
         if trig == TRIG["backoff_expiry"]:
             self.tried.pop(r, None)
@@ -368,12 +490,20 @@ class Engine:
                 excl = now_barred if excl is None else excl | now_barred
         return excl
 
+    def rat_on(self, r: int, v: int) -> int:
+        """The RAT roamer ``r`` uses on network ``v`` (-1: none in common)."""
+        key = (self.device[r], self.home[r], v)
+        rat = self.rat_table.get(key)
+        if rat is None:
+            rat = self.rat_table[key] = self.w.rat_for(*key)
+        return rat
+
     def pick_network(self, t: int, r: int, avoid: int = -1) -> int:
         """The PLMN an automatic-mode UE selects (TS 23.122 §4.4.3.1.1), or -1 if none.
 
         Order: the RPLMN, the SIM's operator-controlled list, then the other
-        PLMNs at random weighted by radio coverage (``share``); ``avoid`` and
-        the excluded PLMNs are skipped.
+        PLMNs at random weighted by radio coverage (``share``); ``avoid``, the
+        excluded PLMNs and those with no RAT the device supports are skipped.
         """
         w = self.w
         country = self.country[r]
@@ -381,12 +511,15 @@ class Engine:
             return -1
         excl = self.excluded(t, r)
         rp = self.rplmn[r]
-        if rp >= 0 and rp != avoid and w.op_country[rp] == country and (excl is None or rp not in excl):
+        if (rp >= 0 and rp != avoid and w.op_country[rp] == country and (excl is None or rp not in excl)
+                and self.rat_on(r, rp) >= 0):
             return rp
         for v in w.op_sim_preferred[self.home[r]]:
-            if v != avoid and w.op_country[v] == country and (excl is None or v not in excl):
+            if v != avoid and w.op_country[v] == country and (excl is None or v not in excl) \
+                    and self.rat_on(r, v) >= 0:
                 return v
-        rest = [v for v in w.country_ops[country] if v != avoid and (excl is None or v not in excl)]
+        rest = [v for v in w.country_ops[country]
+                if v != avoid and (excl is None or v not in excl) and self.rat_on(r, v) >= 0]
         if len(rest) <= 1:
             return rest[0] if rest else -1
         shares = w.op_share
@@ -400,7 +533,7 @@ class Engine:
     def selectable(self, t: int, r: int, v: int) -> bool:
         """Whether ``v`` may be selected now in the roamer's current country."""
         excl = self.excluded(t, r)
-        return self.w.op_country[v] == self.country[r] and (excl is None or v not in excl)
+        return self.w.op_country[v] == self.country[r] and (excl is None or v not in excl) and self.rat_on(r, v) >= 0
 
     def select_and_attach(self, t: int, r: int, trig: int) -> None:
         v = self.pick_network(t, r)
@@ -419,17 +552,19 @@ class Engine:
             # Draining requests in flight after the window: no new procedure starts.
             self.state[r] = NO_SERVICE
             return
-        mmes = self.w.op_mmes[v]
+        rat = self.rat_on(r, v)
+        nodes = self.w.op_serving[v][NODE_KIND[rat]]
         last = self.mme[r]
-        if last >= 0 and self.w.element_op[last] == v:
-            mme = last  # the GUTI points the UE back to its MME
+        if last >= 0 and self.w.element_op[last] == v and last in nodes:
+            node = last  # the GUTI / TMSI points the UE back to its node
         else:
-            mme = mmes[int(self.draws[self.cohort[r]].uniform() * len(mmes))]
-        self.mme[r] = mme
+            node = nodes[int(self.draws[self.cohort[r]].uniform() * len(nodes))]
+        self.mme[r] = node
         self.state[r] = SEARCHING
-        proc = self.new_proc(P_ATTACH, r, trig, v, mme, t, self.attempts[r] + 1, network=False)
+        proc = self.new_proc(REG_TYPE[rat], r, trig, v, node, t, self.attempts[r] + 1, network=False, rat=rat)
+        proc.steps = REG_STEPS[rat]
         self.cur[r] = proc
-        self.send_to_hss(t, proc, AIR, mme)
+        self.send_home(t, proc, proc.steps[0], node)
 
     def abort(self, t: int, r: int) -> None:
         proc = self.cur[r]
@@ -438,17 +573,26 @@ class Engine:
             self.close(proc, t, OUT["aborted"], 0, 0, False)
         self.timer_epoch[r] += 1
 
+    def nas_cause(self, proc: Proc, code: int, exp: bool, timed_out: bool) -> int:
+        """The NAS reject cause the serving node sends for a failed home answer."""
+        rat = proc.rat
+        if rat == R5G:
+            return GMM5_TIMEOUT_CAUSE if timed_out else cat.gmm5_cause_for_status(code)
+        if rat in (R2G, R3G):
+            return 17 if timed_out else cat.mm_cause_for_map(code)
+        return EMM_TIMEOUT_CAUSE if timed_out else dia.emm_cause_for(code, exp)
+
     def attach_failed(self, t: int, proc: Proc, code: int, exp: bool, timed_out: bool) -> None:
         r = proc.r
         v = proc.visited
-        cause = EMM_TIMEOUT_CAUSE if timed_out else dia.emm_cause_for(code, exp)
+        cause = self.nas_cause(proc, code, exp, timed_out)
         self.close(proc, t, OUT["timeout"] if timed_out else OUT["rejected"], cause, code, exp)
         self.cur[r] = None
-        if proc.kind == P_TAU:
-            # A failed TAU leaves the UE deregistered: it attaches again after T3411.
+        if proc.kind in (P_TAU, P_MOB_REG) or (proc.kind == P_LU and proc.trigger == TRIG["mme_change"]):
+            # A failed update leaves the UE deregistered: it registers again after the retry timer.
             self.net[r] = -1
             self.state[r] = SEARCHING
-            self.schedule_retry(t, r, v)
+            self.schedule_retry(t, r, v, proc.rat)
             return
         if cause == 11:
             self.fplmn.setdefault(r, set()).add(v)
@@ -458,7 +602,7 @@ class Engine:
             self.roam_forbidden.setdefault(r, set()).add(v)
             self.attempts[r] = 0
             self.select_and_attach(t, r, TRIG["reselection"])
-        elif cause == 8:
+        elif cause in (8, 2, 3):
             self.state[r] = NO_SERVICE  # USIM invalid until power cycle
         elif cause == 42:
             self.barred_until.setdefault(r, {})[v] = t + 2 * HPPLMN_T_NS
@@ -466,47 +610,88 @@ class Engine:
             self.select_and_attach(t, r, TRIG["reselection"])
         else:
             self.attempts[r] += 1
-            if self.attempts[r] < self.max_attempts:
-                self.schedule_retry(t, r, v)
+            if self.attempts[r] < self.max_attempts_rat[proc.rat]:
+                self.schedule_retry(t, r, v, proc.rat)
             else:
                 self.attempts[r] = 0
                 self.tried.setdefault(r, set()).add(v)
                 self.select_and_attach(t, r, TRIG["reselection"])
 
-    def schedule_retry(self, t: int, r: int, v: int) -> None:
+    def schedule_retry(self, t: int, r: int, v: int, rat: int = R4G) -> None:
         self.timer_epoch[r] += 1
         self.retry_net[r] = v
-        self.push(t + self.t3411, K_TIMER, (r, self.timer_epoch[r], TRIG["retry"]))
+        self.push(t + self.retry_rat[rat], K_TIMER, (r, self.timer_epoch[r], TRIG["retry"]))
 
-    # -- S6a transport ------------------------------------------------------
+    def registered(self, t: int, proc: Proc, code: int, exp: bool) -> None:
+        """The last step of a registration succeeded."""
+        r = proc.r
+        self.cur[r] = None
+        self.close(proc, t, OUT["success"], 0, code, exp)
+        self.state[r] = REGISTERED
+        self.net[r] = proc.visited
+        self.mme[r] = proc.mme
+        self.mme_ctx[r] = proc.mme
+        self.rat[r] = proc.rat
+        self.rplmn[r] = proc.visited
+        self.attempts[r] = 0
+        self.tried.pop(r, None)
+        v = proc.visited
+        if proc.sor >= 0:
+            # 5G SoR: the UE, registered, reselects the preferred partner of the container.
+            self.timer_epoch[r] += 1
+            self.retry_net[r] = proc.sor
+            self.push(t + self.nas_delay, K_TIMER, (r, self.timer_epoch[r], TRIG["steering_of_roaming"]))
+        elif self.welcome[v] and self.welcomed.get(r) != v and proc.kind in (P_ATTACH, P_LU, P_REG):
+            self.welcomed[r] = v
+            self.start_sms_mt(t, r, TRIG["welcome"], v)
+
+    # -- home-network requests ---------------------------------------------
+    def path_to(self, origin: int, responder: int, cmd: int, from_home: bool) -> int:
+        key = (origin << 21) | (responder << 1) | from_home
+        path = self.paths.get(key)
+        if path is None:
+            path = self.paths[key] = self.w.path(origin, responder, BORDER_OF[cmd], from_home)
+        return path
+
     def new_txn(self, proc: Proc, cmd: int, path: int, origin: int, responder: int, t: int, retry: int,
                 e2e: int = -1) -> Txn:
         self.next_txn += 1
         tid = self.next_txn
         ipx = int(self.path_latency[path] * proc.draws.jitter())
-        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx)
+        iface = IFACE[cmd]
+        if iface != IF_GR and (self.w.element_kind[origin] == "sgsn" or self.w.element_kind[responder] == "sgsn"):
+            iface = IF_GR
+        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx, iface)
 
-    def send_to_hss(self, t: int, proc: Proc, cmd: int, mme: int, retry: int = 0, e2e: int = -1) -> None:
-        """An MME sends a request towards the home HSS (steering may answer at the home DEA)."""
+    def send_home(self, t: int, proc: Proc, cmd: int, origin: int, retry: int = 0, e2e: int = -1) -> None:
+        """A serving node sends a request to the roamer's home subscriber server (steering may answer at
+        the home border agent)."""
         h = proc.home
-        hss = self.op_hss[h]
-        key = (mme << 20) | hss
-        path = self.paths.get(key)
-        if path is None:
-            path = self.paths[key] = self.w.path(mme, hss)
-        txn = self.new_txn(proc, cmd, path, mme, hss, t, retry, e2e)
-        cum = self.cum
-        if cmd == ULR and self.steered_homes[h] and self.steer(t + cum[DEA_INDEX] + txn.ipx_fwd, proc):
-            pol = self.w.steering[(h, self.w.op_country[proc.visited])]
-            t_dea = t + cum[DEA_INDEX] + txn.ipx_fwd
-            txn.responder = self.w.op_dea[h]
-            proc.steered = True
-            self.answer(txn, t_dea, DEA_INDEX, pol.code, pol.experimental, 0, 0, steering=True)
-            return
-        self.push(t + cum[HOPS] + txn.ipx_fwd, K_HSS, txn)
+        server = self.w.op_elem[h][RESPONDER_KIND[cmd]]
+        path = self.path_to(origin, server, cmd, False)
+        txn = self.new_txn(proc, cmd, path, origin, server, t, retry, e2e)
+        cum = self.path_cum[path]
+        if cmd in LOCATION_CMDS and self.steered_homes[h] and (proc.rat != R5G or not self.sor_5g(proc)):
+            t_border = t + cum[DEA_INDEX] + txn.ipx_fwd
+            if self.steer(t_border, proc):
+                pol = self.w.steering[(h, self.w.op_country[proc.visited])]
+                txn.responder = self.w.op_elem[h][BORDER_OF[cmd] or "dea"]
+                proc.steered = True
+                code, exp = pol.code, pol.experimental
+                if PROTO[cmd] == cat.MAP:
+                    code, exp = cat.MAP_STEERING_ERROR[pol.name], False
+                elif PROTO[cmd] == cat.SBI:
+                    code, exp = cat.SBI_STEERING_STATUS[pol.name], False
+                self.answer(txn, t_border, DEA_INDEX, code, exp, 0, 0, steering=True)
+                return
+        self.push(t + cum[-1] + txn.ipx_fwd, K_HSS, txn)
+
+    def sor_5g(self, proc: Proc) -> bool:
+        pol = self.w.steering.get((proc.home, self.w.op_country[proc.visited]))
+        return pol is not None and pol.sor_5g
 
     def steer(self, t: int, proc: Proc) -> bool:
-        """Reject-based steering at the home DEA (GSMA IR.73): True if this ULR is rejected."""
+        """Reject-based steering at the home border agent (GSMA IR.73): True if this request is rejected."""
         r = proc.r
         v = proc.visited
         pol = self.w.steering.get((proc.home, self.w.op_country[v]))
@@ -530,87 +715,148 @@ class Engine:
         st[3] = 1
         return False
 
-    def hss_request(self, t: int, proc: Proc, cmd: int, mme: int) -> None:
-        """An HSS-initiated request (CLR, IDR) to an MME, answered at once: folded, no event."""
-        hss = self.op_hss[proc.home]
-        key = (hss << 20) | mme
-        path = self.paths.get(key)
-        if path is None:
-            path = self.paths[key] = self.w.path(hss, mme)
-        txn = self.new_txn(proc, cmd, path, hss, mme, t, 0)
-        t_mme = t + self.cum[HOPS] + txn.ipx_fwd
-        if cmd == CLR and self.mme_ctx[proc.r] == mme:
+    def sor_target(self, t: int, proc: Proc) -> int:
+        """5G control-plane SoR at Nudm_SDM_Get (TS 23.122 Annex C): the preferred partner the UE should move to,
+        or -1 (registered on a preferred one already, none selectable, or no policy)."""
+        pol = self.w.steering.get((proc.home, self.w.op_country[proc.visited]))
+        if pol is None or not pol.sor_5g or proc.visited in pol.preferred:
+            return -1
+        r = proc.r
+        st = self.sor.get(r)
+        if st is None or st[0] != pol.country_id:
+            st = [pol.country_id, 0, -1, 0]
+            self.sor[r] = st
+        if st[3]:
+            return -1
+        st[3] = 1
+        for v in sorted(pol.preferred):
+            if self.selectable(t, r, v) and self.rat_on(r, v) == R5G:
+                return v
+        return -1
+
+    def home_request(self, t: int, proc: Proc, cmd: int, target: int, e2e: int = -1, from_home: bool = True,
+                     origin: int = -1) -> int:
+        """A request answered by a node (serving node, SMSC, PGW, SMF) without queueing: folded, no event.
+        Returns the answer's arrival time at the origin."""
+        if origin < 0:
+            origin = self.w.op_elem[proc.home][HOME_FOR_KIND.get(self.w.element_kind[target], "hss")]
+        path = self.path_to(origin, target, cmd, from_home)
+        txn = self.new_txn(proc, cmd, path, origin, target, t, 0, e2e)
+        t_node = t + self.path_cum[path][-1] + txn.ipx_fwd
+        if cmd in (CLR, CL, DEREG_NOTIFY) and self.mme_ctx[proc.r] == target:
             self.mme_ctx[proc.r] = -1
-        t_ans = self.answer(txn, t_mme + MME_PROCESSING_NS, HOPS, dia.SUCCESS, False, 0, 0, schedule=False)
-        self.close(proc, t_ans, OUT["success"], 0, dia.SUCCESS, False)
+        return self.answer(txn, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, SUCCESS[cmd], False, 0,
+                           0, schedule=False)
+
+    def cancel(self, t: int, r: int, node: int, trig: int) -> None:
+        """The home network cancels a serving node's registration (CLR, MAP CL, Nudm_UECM deregistration
+        notification)."""
+        kind = self.w.element_kind[node]
+        proc = self.new_proc(P_CANCEL, r, trig, self.w.element_op[node], node, t, 0, network=True, rat=self.rat[r])
+        t_ans = self.home_request(t, proc, CANCEL_BY_KIND[kind], node)
+        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[CANCEL_BY_KIND[kind]], False)
 
     def on_hss(self, t: int, txn: Txn) -> None:
-        """A request reaches the home HSS: transient errors, queueing, then the answer."""
+        """A request reaches the home subscriber server: transient errors, queueing, then the answer."""
         proc = txn.proc
         r = proc.r
         h = proc.home
         draws = proc.draws
+        cmd = txn.cmd
+        proto = PROTO[cmd]
         err = self.hss_error[h]
         if err > 0.0 and draws.uniform() < err:
             x = draws.uniform()
             if x < 0.3:
                 self.lost(txn)
                 return
-            code, exp = (dia.TOO_BUSY, False) if x < 0.6 else (
-                (dia.AUTHENTICATION_DATA_UNAVAILABLE, True) if txn.cmd == AIR else (dia.UNABLE_TO_DELIVER, False))
-            self.answer(txn, t, HOPS, code, exp, 0, 0)
+            if proto == cat.DIAMETER:
+                code, exp = (dia.TOO_BUSY, False) if x < 0.6 else (
+                    (dia.AUTHENTICATION_DATA_UNAVAILABLE, True) if cmd == AIR else (dia.UNABLE_TO_DELIVER, False))
+            else:
+                code, exp = cat.BUSY[proto]
+            self.answer(txn, t, len(self.path_cum[txn.path]) - 1, code, exp, 0, 0)
             return
         service = int(self.service[h][self.cohort[r]]())
         start = self.queues[h].admit(t, service)
+        hops = len(self.path_cum[txn.path]) - 1
         if start < 0:
-            self.answer(txn, t, HOPS, dia.TOO_BUSY, False, 0, 0)
+            code, exp = cat.BUSY[proto]
+            self.answer(txn, t, hops, code, exp, 0, 0)
             return
         done = start + service
-        code, exp = dia.SUCCESS, False
-        cmd = txn.cmd
-        if cmd == ULR:
+        code, exp = SUCCESS[cmd], False
+        if cmd in LOCATION_CMDS or cmd == UGL:
             v = proc.visited
-            if (h, v) not in self.w.agreement:
-                code, exp = dia.ERROR_ROAMING_NOT_ALLOWED, True
+            rats = self.w.agreement_rats.get((h, v))
+            if rats is None or proc.rat not in rats:
+                code, exp = cat.ROAMING_NOT_ALLOWED[proto]
+            elif cmd == UGL:
+                old = self.hlr_sgsn[r]
+                self.hlr_sgsn[r] = txn.origin
+                if old >= 0 and old != txn.origin:
+                    self.cancel(done, r, old, TRIG["location_update"])
+                done = self.home_request(done, proc, ISD, txn.origin, e2e=txn.e2e)
             else:
                 old = self.hss_mme[r]
                 self.hss_mme[r] = txn.origin
                 if old >= 0 and old != txn.origin:
-                    cancel = self.new_proc(P_CANCEL, r, TRIG["location_update"], self.w.element_op[old], old, done,
-                                           0, network=True)
-                    self.hss_request(done, cancel, CLR, old)
-        elif cmd == PUR and self.hss_mme[r] == txn.origin:
-            self.hss_mme[r] = -1
-        self.answer(txn, done, HOPS, code, exp, start - t, service)
+                    self.cancel(done, r, old, TRIG["location_update"])
+                if cmd == UL:
+                    # The HLR inserts the subscriber data inside the UpdateLocation dialogue (TS 29.002 §19.1.1.1).
+                    done = self.home_request(done, proc, ISD, txn.origin, e2e=txn.e2e)
+                if r in self.mwd:
+                    self.mwd.discard(r)
+                    self.alert(done, r)
+        elif cmd == SDM_GET and not proc.network:
+            proc.sor = self.sor_target(done, proc)
+            if proc.sor >= 0:
+                proc.steered = True
+        elif cmd in (PUR, PURGE_MS, UECM_UPDATE):
+            if self.hss_mme[r] == txn.origin:
+                self.hss_mme[r] = -1
+            if self.hlr_sgsn[r] == txn.origin:
+                self.hlr_sgsn[r] = -1
+        elif cmd == SRI_SM:
+            if self.hss_mme[r] < 0:
+                code = ABSENT_SUBSCRIBER_SM
+                self.mwd.add(r)
+        elif cmd == RSDS:
+            self.mwd.add(r)
+        self.answer(txn, done, hops, code, exp, start - t, service)
 
     def answer(self, txn: Txn, t_depart: int, resp_hops: int, code: int, exp: bool, wait: int, service: int,
                *, steering: bool = False, schedule: bool = True) -> int:
         """Record a transaction answered at ``t_depart``; schedule its arrival (or timeout) at the origin."""
-        t_ans = t_depart + self.cum[resp_hops] + int(self.path_latency[txn.path] * txn.proc.draws.jitter())
-        timed_out = t_ans - txn.t_req > self.timeout
+        t_ans = t_depart + self.path_cum[txn.path][resp_hops] + int(
+            self.path_latency[txn.path] * txn.proc.draws.jitter())
+        limit = self.cmd_timeout[txn.cmd]
+        timed_out = t_ans - txn.t_req > limit
         self.rec.transaction(txn, t_ans, code, exp, timed_out, steering, wait, service, resp_hops, t_depart)
         if schedule:
             if timed_out:
-                self.push(txn.t_req + self.timeout, K_TIMEOUT, txn)
+                self.push(txn.t_req + limit, K_TIMEOUT, txn)
             else:
                 self.push(t_ans, K_ANSWER, (txn, code, exp))
         return t_ans
 
     def lost(self, txn: Txn) -> None:
         """A request that gets no answer: the origin times out."""
-        self.rec.transaction(txn, -1, 0, False, True, False, 0, 0, HOPS, -1)
-        self.push(txn.t_req + self.timeout, K_TIMEOUT, txn)
+        self.rec.transaction(txn, -1, 0, False, True, False, 0, 0, len(self.path_cum[txn.path]) - 1, -1)
+        self.push(txn.t_req + self.cmd_timeout[txn.cmd], K_TIMEOUT, txn)
 
     def on_timeout(self, t: int, txn: Txn) -> None:
         proc = txn.proc
         if not proc.network and self.cur[proc.r] is not proc:
             return
         if txn.retry < self.retransmissions:
-            # RFC 6733 §5.5.4: retransmit with the T flag, same End-to-End identifier.
-            self.send_to_hss(t, proc, txn.cmd, txn.origin, txn.retry + 1, txn.e2e)
+            # RFC 6733 §5.5.4: retransmit with the T flag, same End-to-End identifier (likewise for the others).
+            self.send_home(t, proc, txn.cmd, txn.origin, txn.retry + 1, txn.e2e)
             return
         if proc.network:
             self.close(proc, t, OUT["timeout"], 0, 0, False)
+            if proc.kind == P_SESSION:
+                self.session_record(proc, t, OUT["timeout"], 0)
         else:
             self.attach_failed(t, proc, 0, False, timed_out=True)
 
@@ -618,40 +864,200 @@ class Engine:
         txn, code, exp = item
         proc = txn.proc
         r = proc.r
-        if code == dia.TOO_BUSY and txn.retry < self.retransmissions and (proc.network or self.cur[r] is proc):
+        cmd = txn.cmd
+        if (code == dia.TOO_BUSY and IS_DIAMETER[cmd] and txn.retry < self.retransmissions
+                and (proc.network or self.cur[r] is proc)):
             # RFC 6733 §7.1.3: DIAMETER_TOO_BUSY asks the client to try again (an alternate
             # peer); the MME re-sends with the same End-to-End identifier, once.
-            self.send_to_hss(t, proc, txn.cmd, txn.origin, txn.retry + 1, txn.e2e)
+            self.send_home(t, proc, cmd, txn.origin, txn.retry + 1, txn.e2e)
             return
+        ok = code == SUCCESS[cmd]
         if proc.network:
-            self.close(proc, t, OUT["success"] if code == dia.SUCCESS else OUT["rejected"], 0, code, exp)
+            if proc.kind == P_SMS_MT:
+                self.sms_mt_step(t, proc, txn, code, ok)
+                return
+            self.close(proc, t, OUT["success"] if ok else OUT["rejected"], 0, code, exp)
             return
         if self.cur[r] is not proc:
             return
-        if code != dia.SUCCESS:
+        if not ok:
             self.attach_failed(t, proc, code, exp, timed_out=False)
             return
-        if proc.step == 0:
-            proc.step = 1
-            self.send_to_hss(t + self.nas_delay, proc, ULR, proc.mme)
+        proc.step += 1
+        if proc.step < len(proc.steps):
+            nxt = proc.steps[proc.step]
+            if nxt == UGL:
+                # The packet domain registers next, from the SGSN (TS 23.060 §6.9.1.2.2).
+                nodes = self.w.op_serving[proc.visited]["sgsn"]
+                proc.sgsn = nodes[self.w.op_serving[proc.visited]["vlr"].index(proc.mme) % len(nodes)]
+                self.close(proc, t, OUT["success"], 0, code, exp)
+                self.registered_cs(t, proc)
+                gprs = self.new_proc(P_GPRS_LU, r, TRIG["location_update"], proc.visited, proc.sgsn, t, 1,
+                                     network=True, rat=proc.rat)
+                self.send_home(t + self.nas_delay, gprs, UGL, proc.sgsn)
+                return
+            self.send_home(t + self.nas_delay, proc, nxt, proc.mme)
             return
-        # ULA success: registered.
+        self.registered(t, proc, code, exp)
+
+    def registered_cs(self, t: int, proc: Proc) -> None:
+        """A 2G/3G location update succeeded (the GPRS update follows as its own procedure)."""
+        r = proc.r
+        proc.step = len(proc.steps)
         self.cur[r] = None
-        self.close(proc, t, OUT["success"], 0, code, exp)
         self.state[r] = REGISTERED
         self.net[r] = proc.visited
         self.mme[r] = proc.mme
         self.mme_ctx[r] = proc.mme
+        self.rat[r] = proc.rat
         self.rplmn[r] = proc.visited
         self.attempts[r] = 0
         self.tried.pop(r, None)
+        v = proc.visited
+        if self.welcome[v] and self.welcomed.get(r) != v and proc.kind == P_LU:
+            self.welcomed[r] = v
+            self.start_sms_mt(t, r, TRIG["welcome"], v)
+
+    # -- data sessions (TS 23.401 §5.10.2; TS 23.502 §4.3.2.2.2) --------------
+    def start_session(self, t: int, r: int, sid: int) -> None:
+        v = self.net[r]
+        rat = self.rat[r]
+        proc = self.new_proc(P_SESSION, r, TRIG["data"], v, self.mme[r], t, 1, network=True, rat=rat)
+        proc.x = sid
+        self.sessions.setdefault(r, {})[sid] = proc
+        routing = self.w.agreement.get((proc.home, v), DataRouting.HOME_ROUTED)
+        if rat == R4G:
+            origin = self.w.op_elem[v]["sgw"]
+            target = self.w.op_elem[proc.home if routing == DataRouting.HOME_ROUTED else v]["pgw"]
+            self.session_request(t, proc, CREATE, origin, target, open_=True)
+        elif rat == R5G and routing == DataRouting.HOME_ROUTED:
+            self.session_request(t, proc, PDU_CREATE, self.w.op_elem[v]["smf"], self.w.op_elem[proc.home]["smf"],
+                                 open_=True)
+        else:
+            # 2G/3G (Gp, GTPv1: not modelled) and 5G local breakout: no roaming signalling; the session is recorded.
+            self.close(proc, t, OUT["success"], 0, 0, False)
+
+    def session_request(self, t: int, proc: Proc, cmd: int, origin: int, target: int, *, open_: bool) -> None:
+        """One GTPv2-C or Nsmf request answered by the PGW / H-SMF (no queue: folded)."""
+        path = self.path_to(origin, target, cmd, False)
+        txn = self.new_txn(proc, cmd, path, origin, target, t, 0, -1 if open_ else proc.corr)
+        if cmd in (CREATE, DELETE) and self.w.element_op[origin] == self.w.element_op[target]:
+            txn.iface = IF_S5
+        if open_:
+            proc.corr = txn.e2e
+        proc.mme = origin
+        proc.peer = target
+        t_node = t + self.path_cum[path][-1] + txn.ipx_fwd
+        t_ans = self.answer(txn, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, SUCCESS[cmd], False, 0,
+                            0, schedule=False)
+        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[cmd], False)
+
+    def delete_session(self, t: int, r: int, setup: Proc, trig: int) -> None:
+        """End a session: Delete Session / PDU session release when it had signalling, then its record."""
+        if setup.peer >= 0:
+            cmd = DELETE if setup.rat == R4G else PDU_RELEASE
+            proc = self.new_proc(P_SESSION_DEL, r, trig, setup.visited, setup.mme, t, 1, network=True,
+                                 rat=setup.rat)
+            proc.x = setup.x
+            proc.corr = setup.corr
+            self.session_request(t, proc, cmd, setup.mme, setup.peer, open_=False)
+        self.session_record(setup, t, OUT["success"], 0)
+
+    def end_sessions(self, t: int, r: int, trig: int) -> None:
+        found = self.sessions.pop(r, None)
+        if found:
+            for sid in sorted(found):
+                self.delete_session(t, r, found[sid], trig)
+
+    def session_record(self, setup: Proc, t_end: int, outcome: int, code: int) -> None:
+        planned = int(self.session_bytes[setup.x]) if self.session_bytes is not None else 0
+        self.rec.session(setup, t_end, outcome, code, planned, self.uplink[self.cohort[setup.r]],
+                         self.w.agreement.get((setup.home, setup.visited), DataRouting.HOME_ROUTED)
+                         == DataRouting.LOCAL_BREAKOUT)
+
+    # -- SMS (TS 23.040 §10.1, TS 29.002 §12, §23.3) --------------------------
+    def sms_node(self, r: int) -> int:
+        """The node an MT SMS goes to: the MSC/VLR (2G/3G; for 4G the VLR of SMS over SGs paired with the MME),
+        or the SMSF (5G)."""
+        node = self.hss_mme[r]
+        if node < 0:
+            return -1
+        kind = self.w.element_kind[node]
+        v = self.w.element_op[node]
+        if kind == "vlr":
+            return node
+        if kind == "amf":
+            return self.w.op_elem[v]["smsf"]
+        vlrs = self.w.op_serving[v]["vlr"]
+        return vlrs[self.w.op_serving[v]["mme"].index(node) % len(vlrs)]
+
+    def start_sms_mt(self, t: int, r: int, trig: int, sender_op: int) -> None:
+        """An MT SMS from the home SMSC (or, for a welcome SMS, the visited network's): SRI-for-SM to the HLR."""
+        h = self.home[r]
+        smsc = self.w.op_elem[h if sender_op < 0 else sender_op]["smsc"]
+        proc = self.new_proc(P_SMS_MT, r, trig, self.net[r] if self.net[r] >= 0 else h, smsc, t, 1, network=True,
+                             rat=max(self.rat[r], 0))
+        proc.x = smsc
+        hlr = self.w.op_elem[h]["hlr"]
+        path = self.path_to(smsc, hlr, SRI_SM, False)
+        txn = self.new_txn(proc, SRI_SM, path, smsc, hlr, t, 0)
+        self.push(t + self.path_cum[path][-1] + txn.ipx_fwd, K_HSS, txn)
+
+    def sms_mt_step(self, t: int, proc: Proc, txn: Txn, code: int, ok: bool) -> None:
+        r = proc.r
+        if txn.cmd == SRI_SM:
+            node = self.sms_node(r)
+            if not ok or node < 0:
+                self.close(proc, t, OUT["rejected"], 0, code, False)
+                return
+            proc.visited = self.w.element_op[node]
+            path = self.path_to(proc.x, node, MT_FSM, True)
+            fsm = self.new_txn(proc, MT_FSM, path, proc.x, node, t, 0)
+            t_node = t + self.path_cum[path][-1] + fsm.ipx_fwd
+            absent = self.state[r] != REGISTERED or self.hss_mme[r] < 0
+            rc = ABSENT_SUBSCRIBER_SM if absent else SUCCESS[MT_FSM]
+            t_ans = self.answer(fsm, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, rc, False, 0, 0,
+                                schedule=False)
+            if absent:
+                # The SMSC reports the failed delivery; the HLR sets the message-waiting flag (TS 23.040 §10.2).
+                hlr = self.w.op_elem[proc.home]["hlr"]
+                rpath = self.path_to(proc.x, hlr, RSDS, False)
+                rsds = self.new_txn(proc, RSDS, rpath, proc.x, hlr, t_ans, 0)
+                t_rs = self.answer(rsds, t_ans + self.path_cum[rpath][-1] + rsds.ipx_fwd + NODE_PROCESSING_NS,
+                                   len(self.path_cum[rpath]) - 1, SUCCESS[RSDS], False, 0, 0, schedule=False)
+                self.mwd.add(r)
+                self.close(proc, t_rs, OUT["rejected"], 0, ABSENT_SUBSCRIBER_SM, False)
+            else:
+                self.close(proc, t_ans, OUT["success"], 0, SUCCESS[MT_FSM], False)
+            return
+        self.close(proc, t, OUT["success"] if ok else OUT["rejected"], 0, code, False)
+
+    def alert(self, t: int, r: int) -> None:
+        """The HLR alerts the home SMSC that the subscriber is back (TS 29.002 §12.5); the SMSC delivers again."""
+        h = self.home[r]
+        proc = self.new_proc(P_ALERT, r, TRIG["alert"], h, self.w.op_elem[h]["hlr"], t, 0, network=True,
+                             rat=max(self.rat[r], 0))
+        smsc = self.w.op_elem[h]["smsc"]
+        t_ans = self.home_request(t, proc, ASC, smsc, origin=self.w.op_elem[h]["hlr"])
+        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[ASC], False)
+        if t_ans < self.window:
+            self.push(t_ans, K_TIMER, (r, -1, TRIG["alert"]))
+
+    def start_sms_mo(self, t: int, r: int) -> None:
+        node = self.sms_node(r)
+        if node < 0:
+            return
+        h = self.home[r]
+        proc = self.new_proc(P_SMS_MO, r, TRIG["sms"], self.net[r], node, t, 1, network=True, rat=self.rat[r])
+        t_ans = self.home_request(t, proc, MO_FSM, self.w.op_elem[h]["smsc"], from_home=False, origin=node)
+        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[MO_FSM], False)
 
     # -- records ------------------------------------------------------------
     def new_proc(self, kind: int, r: int, trig: int, visited: int, mme: int, t: int, attempt: int,
-                 *, network: bool) -> Proc:
+                 *, network: bool, rat: int = R4G) -> Proc:
         self.next_proc += 1
         return Proc(self.next_proc, kind, r, trig, visited, mme, t, attempt, network, self.home[r],
-                    self.draws[self.cohort[r]])
+                    self.draws[self.cohort[r]], rat)
 
     def close(self, proc: Proc, t: int, outcome: int, cause: int, code: int, exp: bool) -> None:
         self.rec.procedure(proc, t, outcome, cause, code, exp)

@@ -32,9 +32,17 @@ EV_MME_CHANGE = 5
 EV_NET_CHANGE = 6
 EV_IDR = 7
 EV_DEPART = 8
+EV_SESSION_START = 9
+EV_SESSION_END = 10
+EV_SMS_MT = 11
+EV_SMS_MO = 12
 
 STREAM_POPULATION = 0
 STREAM_ENGINE = 1
+STREAM_DEVICES = 2
+STREAM_USAGE = 3
+"""Streams per cohort. Devices and usage have their own, so adding them left the older draws unchanged."""
+RAT_NAMES = ("2G", "3G", "4G", "5G")
 
 # Relative arrival rate per UTC hour. "airport-banks" follows the morning,
 # midday and evening arrival banks of European airports [est, domain notes §2.4].
@@ -83,6 +91,10 @@ class Population:
     ev_roamer: np.ndarray
     ev_kind: np.ndarray
     ev_param: np.ndarray
+    device: np.ndarray | None = None
+    """int8 best RAT per roamer (index into ``RAT_NAMES``); None means every device is 4G."""
+    session_bytes: np.ndarray | None = None
+    """int64 data volume of each session (``ev_param`` of EV_SESSION_START/END indexes it)."""
 
     @property
     def size(self) -> int:
@@ -128,7 +140,9 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
     country_idx = {c: i for i, c in enumerate(world.countries)}
     op_idx = {op_id: i for i, op_id in enumerate(world.op_ids)}
     taken: dict[str, set[int]] = {}
-    imsis, homes, cohorts = [], [], []
+    imsis, homes, cohorts, devices = [], [], [], []
+    session_bytes: list[np.ndarray] = []
+    n_sessions = 0
     ev: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     offset = 0
     for ci, c in enumerate(s.cohorts):
@@ -147,6 +161,11 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
         imsis.append(imsi)
         homes.append(np.full(n, h, dtype=np.int16))
         cohorts.append(np.full(n, ci, dtype=np.int16))
+        drng = np.random.default_rng(cohort_seed(seed, c.name, STREAM_DEVICES))
+        rats = sorted(c.devices, key=lambda r: RAT_NAMES.index(r.value))
+        dw = np.asarray([c.devices[r] for r in rats], dtype=np.float64)
+        devices.append(np.asarray([RAT_NAMES.index(r.value) for r in rats], dtype=np.int8)[
+            drng.choice(len(rats), size=n, p=dw / dw.sum())])
 
         # Trips: a single destination country or a multi-country itinerary.
         trips: list[list[str]] = [[k] for k, w in c.destinations.items() if w > 0]
@@ -204,6 +223,27 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
             parts_r.append(own)
             parts_k.append(np.full(own.shape[0], kind, dtype=np.int8))
             parts_p.append(np.zeros(own.shape[0], dtype=np.int64))
+        # Usage (own stream): data sessions with their volume, MT and MO SMS.
+        urng = np.random.default_rng(cohort_seed(seed, c.name, STREAM_USAGE))
+        use = c.usage
+        own, t = _poisson_times(urng, use.sessions_per_day, arrive, present_end)
+        dur = np.maximum(use.session_duration.sample(urng, own.shape[0]), 1e9).astype(np.int64)
+        per_session = use.data_per_day.sample(urng, own.shape[0]) / max(use.sessions_per_day, 1e-9)
+        sid = n_sessions + np.arange(own.shape[0], dtype=np.int64)
+        n_sessions += own.shape[0]
+        session_bytes.append(np.maximum(per_session, 0).astype(np.int64))
+        ends = (t + dur) < present_end[own]
+        parts_t += [t, (t + dur)[ends]]
+        parts_r += [own, own[ends]]
+        parts_k += [np.full(own.shape[0], EV_SESSION_START, dtype=np.int8),
+                    np.full(int(ends.sum()), EV_SESSION_END, dtype=np.int8)]
+        parts_p += [sid, sid[ends]]
+        for kind, rate in ((EV_SMS_MT, use.sms_mt_per_day), (EV_SMS_MO, use.sms_mo_per_day)):
+            own, t = _poisson_times(urng, rate, arrive, present_end)
+            parts_t.append(t)
+            parts_r.append(own)
+            parts_k.append(np.full(own.shape[0], kind, dtype=np.int8))
+            parts_p.append(np.zeros(own.shape[0], dtype=np.int64))
         gone = depart < window_ns
         parts_t.append(depart[gone])
         parts_r.append(local[gone])
@@ -226,4 +266,6 @@ def build_population(s: Scenario, world: World, *, seed: int, scale: float = 1.0
         ev_roamer=ev_r[order],
         ev_kind=ev_k[order],
         ev_param=ev_p[order],
+        device=np.concatenate(devices),
+        session_bytes=np.concatenate(session_bytes) if session_bytes else np.zeros(0, dtype=np.int64),
     )

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-PROCEDURE_TYPES = ("attach", "tracking_area_update", "cancel_location", "insert_subscriber_data", "purge")
+PROCEDURE_TYPES = (
+    "attach", "tracking_area_update", "cancel_location", "insert_subscriber_data", "purge",
+    "location_update", "gprs_location_update", "registration", "mobility_registration",
+    "session_create", "session_delete", "sms_mt", "sms_mo", "alert_service_centre",
+)
+"""attach / tracking_area_update: 4G (TS 23.401 §5.3.2, §5.3.3); location_update / gprs_location_update: 2G/3G
+(TS 23.012, TS 23.060 §6.9); registration / mobility_registration: 5G SA (TS 23.502 §4.2.2.2); the rest any RAT."""
+REGISTRATION_TYPES = ("attach", "location_update", "registration")
+"""Initial registration procedures, one per RAT family (the KPIs' "attach" view covers them all)."""
 TRIGGERS = (
     "arrival", "retry", "reselection", "power_on", "network_change", "border_crossing", "backoff_expiry",
     "mme_change", "location_update", "return_home", "subscription_change", "inactivity",
+    "steering_of_roaming", "data", "sms", "welcome", "alert", "power_off",
 )
 OUTCOMES = ("success", "rejected", "timeout", "aborted")
 RATS = ("2G", "3G", "4G", "5G")
@@ -84,4 +93,24 @@ PROCEDURES = pa.schema([
     ("attempt", pa.int16()),
     ("steered", pa.bool_()),
 ])
-"""One row per procedure attempt."""
+"""One row per procedure attempt. ``mme`` is the serving node (MME, MSC/VLR, SGSN or AMF); ``emm_cause`` the NAS
+reject cause (EMM for 4G, MM for 2G/3G, 5GMM for 5G)."""
+
+SESSIONS = pa.schema([
+    ("session_id", pa.int64()),
+    ("procedure_id", pa.int64()),
+    ("imsi", pa.int64()),
+    ("home_plmn", _dict16),
+    ("visited_plmn", _dict16),
+    ("rat", _dict),
+    ("routing", _dict),
+    ("apn", _dict),
+    ("start_time", pa.int64()),
+    ("end_time", pa.int64()),
+    ("outcome", _dict),
+    ("result_code", pa.int32()),
+    ("bytes_uplink", pa.int64()),
+    ("bytes_downlink", pa.int64()),
+])
+"""One row per data session (PDN connection or PDU session): set-up result, duration and volume."""
+ROUTINGS = ("home-routed", "local-breakout")

@@ -29,9 +29,11 @@ from roamsim.scenario.reference import COUNTRY_REGION
 from roamsim.scenario.units import (
     DURATION_HELP,
     PERCENT_HELP,
+    SIZE_HELP,
     format_duration,
     parse_duration,
     parse_fraction,
+    parse_size,
 )
 
 
@@ -88,6 +90,18 @@ DurationDist = Annotated[
 ]
 """A distribution of durations (nanoseconds)."""
 
+def _format_size(n: int) -> str:
+    return f"{n}B"
+
+
+SizeDist = Annotated[
+    Distribution,
+    BeforeValidator(lambda v: parse_distribution(v, parse_size, SIZE_HELP)),
+    PlainSerializer(lambda d: d.to_yaml(_format_size), return_type=Any),
+    WithJsonSchema({**_DIST_SCHEMA, "description": "a distribution of data sizes"}),
+]
+"""A distribution of data sizes (bytes)."""
+
 OperatorId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code")]
 
@@ -132,6 +146,10 @@ class Operator(_Model):
     rats: list[Rat] = Field(default_factory=lambda: [Rat.G4], min_length=1)
     hss: Hss = Field(default_factory=Hss)
     mmes: int = Field(2, ge=1, le=60, description="MMEs in the visited network (moves between them exist)")
+    vlrs: int = Field(2, ge=1, le=60, description="MSC/VLRs in the visited network (2G/3G, and SMS over SGs)")
+    sgsns: int = Field(1, ge=1, le=60, description="SGSNs in the visited network (2G/3G packet domain)")
+    amfs: int = Field(2, ge=1, le=60, description="AMFs in the visited network (5G SA)")
+    welcome_sms: bool = Field(True, description="send a welcome SMS to inbound roamers when they register")
     share: float = Field(
         1.0, gt=0, description="relative radio coverage weight when a UE picks among 'other' PLMNs"
     )
@@ -217,6 +235,10 @@ class Steering(_Model):
     window: Duration | None = Field(
         None, description="alternatively accept once this long has passed since the first reject"
     )
+    sor_5g: bool = Field(
+        True, description="5G control-plane steering (TS 23.122 Annex C): the UDM sends the preferred partners in "
+        "the SoR container and a 5G UE on another partner reselects a preferred one; no rejects on 5G"
+    )
 
 
 class Surge(_Model):
@@ -256,6 +278,23 @@ class Activity(_Model):
     purge_after: Duration = Field(600 * 1_000_000_000, description="MME implicit detach delay before PUR")
 
 
+class Usage(_Model):
+    """What a roamer uses (domain notes §2.4): data sessions and SMS, per day of stay."""
+
+    sessions_per_day: float = Field(2.0, ge=0, le=100, description="data sessions (PDN / PDU sessions) per day")
+    session_duration: DurationDist = Field(
+        default_factory=lambda: Distribution("lognormal", 30 * 60e9, 8 * 3600e9),
+        description="how long a data session lasts",
+    )
+    data_per_day: SizeDist = Field(
+        default_factory=lambda: Distribution("lognormal", 300e6, 3e9),
+        description="data volume per day of stay, shared among that day's sessions",
+    )
+    uplink_share: Fraction = Field(0.15, description="share of the volume that is uplink")
+    sms_mt_per_day: float = Field(0.5, ge=0, le=100, description="SMS delivered to the roamer per day")
+    sms_mo_per_day: float = Field(0.3, ge=0, le=100, description="SMS the roamer sends per day")
+
+
 class Itinerary(_Model):
     countries: list[CountryCode] = Field(min_length=1)
     weight: float = Field(gt=0)
@@ -272,6 +311,18 @@ class Cohort(_Model):
     arrivals: Arrivals = Field(default_factory=Arrivals)
     stay: DurationDist = Field(default_factory=lambda: Distribution("lognormal", 7 * 86400e9, 21 * 86400e9))
     activity: Activity = Field(default_factory=Activity)
+    devices: dict[Rat, float] = Field(
+        default_factory=lambda: {Rat.G4: 1.0},
+        description="device mix: best RAT → weight (a device also supports every older RAT)",
+    )
+    usage: Usage = Field(default_factory=Usage)
+
+    @field_validator("devices")
+    @classmethod
+    def _device_weights(cls, v: dict[Rat, float]) -> dict[Rat, float]:
+        if not v or any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("expected RAT → non-negative weight with a positive total, e.g. {5G: 0.3, 4G: 0.7}")
+        return v
 
     @field_validator("destinations")
     @classmethod
@@ -291,6 +342,14 @@ class UeTimers(_Model):
     nas_delay: Duration = Field(
         50_000_000, description="radio and NAS time between S6a steps (authentication, security mode)"
     )
+    t3211: Duration = Field(15 * 1_000_000_000, description="2G/3G delay before retrying a location update "
+                            "(TS 24.008 §4.4.4.9)")
+    lu_max_attempts: int = Field(4, ge=1, le=20, description="2G/3G location update attempt counter limit "
+                                 "(TS 24.008 §4.4.4.9)")
+    t3511: Duration = Field(10 * 1_000_000_000, description="5G delay before retrying a registration "
+                            "(TS 24.501 §10.2)")
+    t3502: Duration = Field(720 * 1_000_000_000, description="5G back-off after the attempt counter is exhausted "
+                            "(TS 24.501 §10.2)")
 
 
 class DiameterTimers(_Model):

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from roamsim.catalogue import commands as cat
 from roamsim.catalogue.diameter import RESULT_NAMES
-from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
+from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, RATS, REGISTRATION_TYPES, TRIGGERS
 from roamsim.scenario.schema import Scenario
 from roamsim.world.model import World
 
@@ -98,7 +99,8 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     steered = p["steered"].to_numpy(zero_copy_only=False)
     success = outc == OUTCOMES.index("success")
     ended = outc != OUTCOMES.index("aborted")
-    is_attach = ptype == PROCEDURE_TYPES.index("attach")
+    is_attach = np.isin(ptype, [PROCEDURE_TYPES.index(t) for t in REGISTRATION_TYPES])
+    rat = _codes(p["rat"], list(RATS))
 
     duration = end - start
     everything = np.arange(len(p))
@@ -156,8 +158,9 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     # -- transactions ----------------------------------------------------------
     tx = pq.read_table(run_dir / "transactions.parquet",
                        columns=["command", "result_code", "experimental", "timed_out", "request_time",
-                                "answer_time", "steering_reject", "procedure_id"])
+                                "answer_time", "steering_reject", "procedure_id", "protocol"])
     cmd_idx, cmd_names = _decode(tx["command"])
+    proto = _codes(tx["protocol"], list(cat.PROTOCOLS))
     rc = tx["result_code"].to_numpy(zero_copy_only=False)
     answered = ~tx["result_code"].is_null().to_numpy(zero_copy_only=False)
     exp = tx["experimental"].to_numpy(zero_copy_only=False)
@@ -165,13 +168,12 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
     rtt = tx["answer_time"].to_numpy(zero_copy_only=False)
     req_t = tx["request_time"].to_numpy()
     error_mix: dict[str, int] = {}
-    codes = np.where(answered, rc, 0).astype(np.int64) * 2 + exp.astype(np.int64)
+    codes = (np.where(answered, rc, 0).astype(np.int64) * 2 + exp.astype(np.int64)) * 4 + proto
     code_counts = np.bincount(codes[answered])
     for key in np.nonzero(code_counts)[0].tolist():
         count = code_counts[key]
-        code, is_exp = key // 2, bool(key % 2)
-        name = RESULT_NAMES.get((code, is_exp), "UNKNOWN")
-        error_mix[f"{code} {name}{' (experimental)' if is_exp else ''}"] = int(count)
+        pr, code, is_exp = cat.PROTOCOLS[key % 4], key // 8, bool((key // 4) % 2)
+        error_mix[result_label(pr, code, is_exp)] = int(count)
     transactions = {}
     for i, name in enumerate(cmd_names):
         m = cmd_idx == i
@@ -226,7 +228,8 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
                 for k, v in sorted(counts.items())}
 
     # -- roamers per day ----------------------------------------------------------
-    reg = success & np.isin(ptype, [PROCEDURE_TYPES.index("attach"), PROCEDURE_TYPES.index("tracking_area_update")])
+    reg = success & np.isin(ptype, [PROCEDURE_TYPES.index(t) for t in (*REGISTRATION_TYPES, "tracking_area_update",
+                                                                        "mobility_registration")])
     day = (end - t0) // (86_400 * NS)
     inbound: dict[str, dict[str, int]] = defaultdict(dict)
     outbound: dict[str, dict[str, int]] = defaultdict(dict)
@@ -292,6 +295,39 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
                 "latency": latency_by_type(group),
             }
 
+    # -- per RAT: registrations, data sessions, SMS ------------------------------------
+    session_create = ptype == PROCEDURE_TYPES.index("session_create")
+    sms_mt = ptype == PROCEDURE_TYPES.index("sms_mt")
+    sms_mo = ptype == PROCEDURE_TYPES.index("sms_mo")
+    per_rat = {}
+    for ri, rat_name in enumerate(RATS):
+        sel_rat = np.nonzero(rat == ri)[0]
+        if not sel_rat.size:
+            continue
+        reg_rat = sel_rat[is_attach[sel_rat]]
+        ses = sel_rat[session_create[sel_rat]]
+        mt = sel_rat[sms_mt[sel_rat]]
+        mo = sel_rat[sms_mo[sel_rat]]
+        per_rat[rat_name] = {
+            "registration": attach_stats(reg_rat),
+            "registration_latency": _latency(duration[reg_rat[success[reg_rat]]]),
+            "data_sessions": {"attempts": int(ses.size), "success_ratio": _ratio(int(success[ses].sum()), ses.size),
+                              "setup_latency": _latency(duration[ses[success[ses]]])},
+            "sms": {"mt_attempts": int(mt.size), "mt_delivery_ratio": _ratio(int(success[mt].sum()), mt.size),
+                    "mo_attempts": int(mo.size), "mo_success_ratio": _ratio(int(success[mo].sum()), mo.size)},
+        }
+    sessions_file = run_dir / "sessions.parquet"
+    volume: dict[str, Any] = {}
+    if sessions_file.exists():
+        sess = pq.read_table(sessions_file, columns=["rat", "bytes_uplink", "bytes_downlink", "routing"])
+        srat = _codes(sess["rat"], list(RATS))
+        up, down = sess["bytes_uplink"].to_numpy(), sess["bytes_downlink"].to_numpy()
+        for ri, rat_name in enumerate(RATS):
+            m_r = srat == ri
+            if m_r.any():
+                volume[rat_name] = {"sessions": int(m_r.sum()), "bytes_uplink": int(up[m_r].sum()),
+                                    "bytes_downlink": int(down[m_r].sum())}
+
     return {
         "window": {"start": s.window.start.isoformat(), "duration_s": window / NS},
         "counts": {
@@ -317,7 +353,21 @@ def compute_kpis(run_dir: Path, s: Scenario, world: World) -> dict[str, Any]:
         "tps": {"per_element": tps(element_counts), "per_link": tps(link_counts)},
         "roamers_per_day": {"inbound_by_visited": dict(inbound), "outbound_by_home": dict(outbound)},
         "steering": steering,
+        "per_rat": per_rat,
+        "data_volume": volume,
     }
+
+
+def result_label(protocol: str, code: int, experimental: bool) -> str:
+    """A result code with its name, e.g. ``5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED (experimental)`` or
+    ``MAP 8 roamingNotAllowed`` (Diameter keeps the bare form: it came first)."""
+    if protocol == cat.DIAMETER:
+        return f"{code} {RESULT_NAMES.get((code, experimental), 'UNKNOWN')}{' (experimental)' if experimental else ''}"
+    if protocol == cat.MAP:
+        return f"MAP {code} {'returnResult' if code == 0 else cat.MAP_ERRORS.get(code, 'UNKNOWN')}"
+    if protocol == cat.SBI:
+        return f"SBI {code} {'OK' if 200 <= code < 300 else cat.SBI_CAUSES.get(code, 'UNKNOWN')}"
+    return f"{protocol} {code} {'Request accepted' if code == 16 else 'UNKNOWN'}"
 
 
 def _pct_text(x: float | None) -> str:

@@ -1,14 +1,18 @@
-"""The compiled world: operators, network elements, S6a paths across the IPX, policies.
+"""The compiled world: operators, network elements, signalling paths across the IPX, policies.
 
 Everything is indexed by small integers so the engine works on lists and
 arrays, never on scenario objects. Element names are made here and only here.
 
-S6a path (GSMA IR.88; TS 29.272 §4): V-MME → V-DEA → IPX proxy → H-DEA → HSS,
-four hops each way. Hop delays: MME–DEA and DEA–HSS take ``ipx.intra_plmn``;
-each Diameter agent adds ``ipx.hop_delay``. The IPX proxy sits at the visited
-network's side: the link between it and the home DEA carries the inter-country
-one-way latency (with log-normal jitter, drawn per message), in both
-directions and whichever side started the transaction.
+Paths between operators have four hops each way through the operators' border
+agents and the IPX: S6a (GSMA IR.88; TS 29.272 §4) V-MME → V-DEA → IPX proxy →
+H-DEA → HSS; MAP (GSMA IR.21) VLR/SGSN/SMSC → STP → IPX → STP → HLR/MSC; 5G SBI
+(TS 23.501 §4.2.4, TS 29.573) AMF/SMF → vSEPP → IPX → hSEPP → AUSF/UDM/SMF. GTP
+(S8) crosses the IPX as plain IP: one hop, V-SGW → H-PGW. Inside one operator a
+path is one direct hop. Hop delays: element–border agent and agent–element take
+``ipx.intra_plmn``; each agent adds ``ipx.hop_delay``. The IPX sits at the
+visited network's side: the link between it and the subscriber's home network
+carries the inter-country one-way latency (with log-normal jitter, drawn per
+message), in both directions and whichever side started the transaction.
 """
 
 from __future__ import annotations
@@ -17,18 +21,28 @@ from dataclasses import dataclass, field
 
 from roamsim.catalogue.diameter import REJECT_CODES
 from roamsim.scenario.reference import country_latency_ns
-from roamsim.scenario.schema import DataRouting, Rat, Scenario
+from roamsim.scenario.schema import DataRouting, Scenario
 
 HOPS = 4
-"""Hops of an S6a path, each way."""
+"""Hops of a path between operators through their border agents and the IPX, each way."""
+MAX_HOPS = HOPS
 IPX_HOP_FROM_VISITED = 2
-"""On an MME-originated path, the hop (IPX proxy → home DEA) that carries the inter-country latency."""
+"""On a path from the visited side, the hop (IPX → home border agent) that carries the inter-country latency."""
 IPX_HOP_FROM_HOME = 1
-"""On an HSS-originated path, the hop (home DEA → IPX proxy) that carries it."""
+"""On a path from the home side, the hop (home border agent → IPX) that carries it."""
 DEA_INDEX = 3
-"""Position of the home DEA on an MME-originated path (where steering answers)."""
+"""Position of the home border agent (DEA, STP, SEPP) on a path from the visited side (where steering answers)."""
+NO_LONG_HAUL = -1
+"""``path_ipx_hop`` of a path inside one operator: no hop carries inter-country latency."""
 
-ELEMENT_KINDS = ("hss", "dea", "mme", "ipx")
+HOME_KINDS = ("hss", "hlr", "ausf", "udm")
+"""Home subscriber servers: one FIFO queue per operator serves them all (a converged HSS/HLR/UDM)."""
+SINGLE_KINDS = ("hss", "dea", "hlr", "stp", "smsc", "ausf", "udm", "sepp", "smf", "sgw", "pgw", "smsf")
+NUMBERED_KINDS = ("mme", "vlr", "sgsn", "amf")
+ELEMENT_KINDS = (*SINGLE_KINDS, *NUMBERED_KINDS, "ipx")
+BORDER = {"diameter": "dea", "MAP": "stp", "SBI": "sepp"}
+"""Border agent of each protocol that goes through one (GTP has none)."""
+RAT_ORDER = ("2G", "3G", "4G", "5G")
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,10 @@ class SteeringPolicy:
     window_ns: int | None
     country_id: int
     """Index of the policy's country in :attr:`World.countries`."""
+    name: str = "unable-to-comply"
+    """The scenario's reject name (mapped per protocol by :mod:`roamsim.catalogue.commands`)."""
+    sor_5g: bool = True
+    """5G control-plane steering instead of rejects for 5G registrations."""
 
 
 @dataclass
@@ -56,6 +74,14 @@ class World:
     op_hss: list[int]
     op_dea: list[int]
     op_mmes: list[list[int]]
+    op_elem: list[dict[str, int]]
+    """Per operator: kind → element index of its single elements (``hlr``, ``stp``, ``sepp``, ...)."""
+    op_serving: list[dict[str, list[int]]]
+    """Per operator: numbered kind (``mme``, ``vlr``, ``sgsn``, ``amf``) → element indices."""
+    op_rats: list[frozenset[int]]
+    """RATs (indices into :data:`RAT_ORDER`) each operator runs."""
+    agreement_rats: dict[tuple[int, int], frozenset[int]]
+    """(home, visited) → RATs the agreement covers."""
     element_names: list[str]
     element_kind: list[str]
     element_op: list[int]
@@ -68,26 +94,68 @@ class World:
     hop_fixed_ns: tuple[int, ...]
     cum_fixed_ns: tuple[int, ...]
     jitter_sigma: float
-    _paths: dict[tuple[int, int], int] = field(default_factory=dict)
+    _paths: dict[tuple[int, int, str | None, bool], int] = field(default_factory=dict)
     path_elements: list[tuple[int, ...]] = field(default_factory=list)
     path_latency_ns: list[int] = field(default_factory=list)
     path_ipx_hop: list[int] = field(default_factory=list)
+    path_cum_ns: list[tuple[int, ...]] = field(default_factory=list)
+    """Per path: cumulative fixed delay from the origin to each element of the path."""
 
-    def path(self, origin: int, responder: int) -> int:
-        """The path id between an MME and an HSS (either direction), made on first use."""
-        key = (origin, responder)
+    def path(self, origin: int, responder: int, border: str | None = "dea", from_home: bool | None = None) -> int:
+        """The path id from ``origin`` to ``responder``, made on first use.
+
+        ``border`` is the border agent kind between operators (``dea``, ``stp``,
+        ``sepp``), or None for a direct IP hop (GTP). ``from_home``: whether the
+        origin is on the subscriber's home side (default: it is a home
+        subscriber server, HSS/HLR/UDM/AUSF).
+        """
+        if from_home is None:
+            from_home = self.element_kind[origin] in HOME_KINDS
+        key = (origin, responder, border, from_home)
         pid = self._paths.get(key)
         if pid is not None:
             return pid
         o_op, r_op = self.element_op[origin], self.element_op[responder]
-        elems = (origin, self.op_dea[o_op], self.ipx, self.op_dea[r_op], responder)
+        intra = self.hop_fixed_ns[0]
+        if o_op == r_op:
+            elems: tuple[int, ...] = (origin, responder)
+            fixed: tuple[int, ...] = (intra,)
+            long_haul, latency = NO_LONG_HAUL, 0
+        elif border is None:
+            elems, fixed = (origin, responder), (2 * intra,)
+            long_haul, latency = 0, self.latency_ns[(min(o_op, r_op), max(o_op, r_op))]
+        else:
+            elems = (origin, self.op_elem[o_op][border], self.ipx, self.op_elem[r_op][border], responder)
+            fixed = self.hop_fixed_ns
+            long_haul = IPX_HOP_FROM_HOME if from_home else IPX_HOP_FROM_VISITED
+            latency = self.latency_ns[(min(o_op, r_op), max(o_op, r_op))]
+        cum = [0]
+        for d in fixed:
+            cum.append(cum[-1] + d)
         pid = len(self.path_elements)
         self._paths[key] = pid
         self.path_elements.append(elems)
-        self.path_latency_ns.append(self.latency_ns[(min(o_op, r_op), max(o_op, r_op))])
-        from_home = self.element_kind[origin] == "hss"
-        self.path_ipx_hop.append(IPX_HOP_FROM_HOME if from_home else IPX_HOP_FROM_VISITED)
+        self.path_latency_ns.append(latency)
+        self.path_ipx_hop.append(long_haul)
+        self.path_cum_ns.append(tuple(cum))
         return pid
+
+    def hops(self, path: int) -> int:
+        """Hops of a path."""
+        return len(self.path_elements[path]) - 1
+
+    def rat_for(self, device_max: int, home: int, visited: int) -> int:
+        """The RAT a device whose best RAT is ``device_max`` uses on ``visited`` (index into :data:`RAT_ORDER`),
+        or -1 when none: the best RAT the device, both operators and their agreement support (without an
+        agreement, the best the device and the visited network share: the home network then refuses it)."""
+        common = self.op_rats[visited]
+        agreed = self.agreement_rats.get((home, visited))
+        if agreed is not None and agreed & common & self.op_rats[home]:
+            common = agreed & common & self.op_rats[home]
+        for rat in range(device_max, -1, -1):
+            if rat in common:
+                return rat
+        return -1
 
 
 def compile_world(s: Scenario) -> World:
@@ -103,25 +171,31 @@ def compile_world(s: Scenario) -> World:
         owner.append(op)
         return len(names) - 1
 
-    op_hss, op_dea, op_mmes = [], [], []
+    op_elem: list[dict[str, int]] = []
+    op_serving: list[dict[str, list[int]]] = []
     for i, op in enumerate(s.operators):
-        op_hss.append(add(f"{op.id}.hss", "hss", i))
-        op_dea.append(add(f"{op.id}.dea", "dea", i))
-        op_mmes.append([add(f"{op.id}.mme{k + 1}", "mme", i) for k in range(op.mmes)])
+        op_elem.append({k: add(f"{op.id}.{k}", k, i) for k in SINGLE_KINDS})
+        counts = {"mme": op.mmes, "vlr": op.vlrs, "sgsn": op.sgsns, "amf": op.amfs}
+        op_serving.append({k: [add(f"{op.id}.{k}{n + 1}", k, i) for n in range(counts[k])] for k in NUMBERED_KINDS})
     ipx = add("ipx", "ipx", -1)
+    op_hss = [e["hss"] for e in op_elem]
+    op_dea = [e["dea"] for e in op_elem]
+    op_mmes = [e["mme"] for e in op_serving]
 
     countries = sorted({op.country for op in s.operators})
-    country_ops = {
-        c: [i for i, op in enumerate(s.operators) if op.country == c and Rat.G4 in op.rats] for c in countries
-    }
-    agreement = {
-        (idx[a.home], idx[v]): a.data for a in s.agreements if Rat.G4 in a.rats for v in a.visited
-    }
+    country_ops = {c: [i for i, op in enumerate(s.operators) if op.country == c] for c in countries}
+    agreement = {(idx[a.home], idx[v]): a.data for a in s.agreements for v in a.visited}
+    agreement_rats: dict[tuple[int, int], frozenset[int]] = {}
+    for ag in s.agreements:
+        for v in ag.visited:
+            key = (idx[ag.home], idx[v])
+            agreement_rats[key] = agreement_rats.get(key, frozenset()) | {RAT_ORDER.index(r.value) for r in ag.rats}
     steering = {}
     for st in s.steering:
         code, exp = REJECT_CODES[st.reject_with]
         steering[(idx[st.home], st.country)] = SteeringPolicy(
-            frozenset(idx[p] for p in st.preferred), code, exp, st.max_rejects, st.window, countries.index(st.country)
+            frozenset(idx[p] for p in st.preferred), code, exp, st.max_rejects, st.window, countries.index(st.country),
+            st.reject_with, st.sor_5g,
         )
 
     pair_override: dict[frozenset[str], int] = {frozenset(o.between): o.one_way for o in s.ipx.overrides}
@@ -150,6 +224,10 @@ def compile_world(s: Scenario) -> World:
         op_hss=op_hss,
         op_dea=op_dea,
         op_mmes=op_mmes,
+        op_elem=op_elem,
+        op_serving=op_serving,
+        op_rats=[frozenset(RAT_ORDER.index(r.value) for r in op.rats) for op in s.operators],
+        agreement_rats=agreement_rats,
         element_names=names,
         element_kind=kinds,
         element_op=owner,

@@ -51,6 +51,8 @@ from roamsim.sinks.pcap.pcapng import PcapngWriter
 from roamsim.version import __version__
 from roamsim.world.model import World, compile_world
 
+DIAMETER = "diameter"
+"""The protocol this writer emits (S6a); the other generations' rows are left to their emitters."""
 CapturePoint = Literal["interconnect", "all"]
 CAPTURE_POINTS: tuple[str, ...] = ("interconnect", "all")
 CHUNK_ROWS = 65_536
@@ -60,7 +62,7 @@ BATCH_ROWS = 131_072
 
 _COLUMNS = [
     "time", "command_code", "is_request", "txn_id", "e2e_id", "procedure_id", "imsi", "home_plmn",
-    "visited_plmn", "origin", "destination", "hop", "result_code", "experimental_result_code",
+    "visited_plmn", "origin", "destination", "hop", "result_code", "experimental_result_code", "protocol",
 ]
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -311,6 +313,7 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
         visited = _dict_codes(t["visited_plmn"], op_index, "PLMN")
         keep = sel.roamer_mask(imsi, _dict_codes(t["home_plmn"], op_index, "PLMN"), visited,
                                _int_col(t["procedure_id"]))
+        keep &= pc.equal(t["protocol"].cast(pa.string()), DIAMETER).to_numpy(zero_copy_only=False)
         if sel.start is not None:
             keep &= time >= sel.start
         if sel.end is not None:
