@@ -104,11 +104,12 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["operators"][1]["hss"] = {"transient_errors": "3%"}
     data["agreements"][1]["visited"] = ["es-one"]
     data["window"]["duration"] = "6h"
-    # S6a only: no data sessions or SMS (their packets are other emitters' business).
+    # S6a only: 4G devices, no data sessions or SMS (the other protocols' packets are other emitters' business).
     for op in data["operators"]:
         op["welcome_sms"] = False
     for c in data["cohorts"]:
         c["usage"] = {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}
+        c["devices"] = {"4G": 1.0}
     out = tmp_path_factory.mktemp("pcap") / "run"
     summary = simulate(scenario_from_data(data), out, scale=0.1)
     assert summary.status == "complete"

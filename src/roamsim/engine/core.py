@@ -236,6 +236,7 @@ class Engine:
         self.tried: dict[int, set[int]] = {}  # PLMNs whose attempt counter ran out in this selection round
         # Network view
         self.hss_mme = [-1] * n  # serving node registered at home (MME, VLR or AMF)
+        self.hss_rat = [R4G] * n  # RAT of the registration the home network holds
         self.hlr_sgsn = [-1] * n  # SGSN registered at the HLR (2G/3G packet domain)
         self.mme_ctx = [-1] * n  # serving node holding the UE context
         self.sor: dict[int, list[int]] = {}  # roamer → [country code id, rejects, first reject time, done]
@@ -406,7 +407,7 @@ class Engine:
                 cmd = IDR_BY_KIND.get(self.w.element_kind[target])
                 if cmd is not None:
                     proc = self.new_proc(P_IDR, r, TRIG["subscription_change"], self.w.element_op[target], target,
-                                         t, 0, network=True, rat=self.rat[r])
+                                         t, 0, network=True, rat=self.hss_rat[r])
                     self.close(proc, self.home_request(t, proc, cmd, target), OUT["success"], 0, SUCCESS[cmd], False)
         elif kind == pop.EV_DEPART:
             self.abort(t, r)
@@ -417,11 +418,11 @@ class Engine:
             self.timer_epoch[r] += 1
             target = self.hss_mme[r]
             if target >= 0:
-                self.cancel(t, r, target, TRIG["return_home"])
+                self.cancel(t, r, target, TRIG["return_home"], self.hss_rat[r])
                 self.hss_mme[r] = -1
             sgsn = self.hlr_sgsn[r]
             if sgsn >= 0:
-                self.cancel(t, r, sgsn, TRIG["return_home"])
+                self.cancel(t, r, sgsn, TRIG["return_home"], R3G)
                 self.hlr_sgsn[r] = -1
         elif kind == pop.EV_SESSION_START:
             if st == REGISTERED and t < self.window:
@@ -748,11 +749,11 @@ class Engine:
         return self.answer(txn, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, SUCCESS[cmd], False, 0,
                            0, schedule=False)
 
-    def cancel(self, t: int, r: int, node: int, trig: int) -> None:
+    def cancel(self, t: int, r: int, node: int, trig: int, rat: int) -> None:
         """The home network cancels a serving node's registration (CLR, MAP CL, Nudm_UECM deregistration
-        notification)."""
+        notification); ``rat`` is that registration's."""
         kind = self.w.element_kind[node]
-        proc = self.new_proc(P_CANCEL, r, trig, self.w.element_op[node], node, t, 0, network=True, rat=self.rat[r])
+        proc = self.new_proc(P_CANCEL, r, trig, self.w.element_op[node], node, t, 0, network=True, rat=rat)
         t_ans = self.home_request(t, proc, CANCEL_BY_KIND[kind], node)
         self.close(proc, t_ans, OUT["success"], 0, SUCCESS[CANCEL_BY_KIND[kind]], False)
 
@@ -795,13 +796,14 @@ class Engine:
                 old = self.hlr_sgsn[r]
                 self.hlr_sgsn[r] = txn.origin
                 if old >= 0 and old != txn.origin:
-                    self.cancel(done, r, old, TRIG["location_update"])
+                    self.cancel(done, r, old, TRIG["location_update"], R3G)
                 done = self.home_request(done, proc, ISD, txn.origin, e2e=txn.e2e)
             else:
-                old = self.hss_mme[r]
+                old, old_rat = self.hss_mme[r], self.hss_rat[r]
                 self.hss_mme[r] = txn.origin
+                self.hss_rat[r] = proc.rat
                 if old >= 0 and old != txn.origin:
-                    self.cancel(done, r, old, TRIG["location_update"])
+                    self.cancel(done, r, old, TRIG["location_update"], old_rat)
                 if cmd == UL:
                     # The HLR inserts the subscriber data inside the UpdateLocation dialogue (TS 29.002 §19.1.1.1).
                     done = self.home_request(done, proc, ISD, txn.origin, e2e=txn.e2e)

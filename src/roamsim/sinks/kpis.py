@@ -394,6 +394,18 @@ def headline(k: dict[str, Any]) -> list[str]:
             for name, t in o["transactions"].items() if name in ("AIR", "ULR")
         ) + f"; timeouts {o['timeouts']['transactions']:,}",
     ]
+    per_rat = k.get("per_rat", {})
+    if per_rat:
+        parts = []
+        for rat, v in per_rat.items():
+            reg_v = v["registration"]
+            if reg_v["attempts"]:
+                parts.append(f"{rat} {reg_v['attempts']:,} ({_pct_text(reg_v['success_ratio'])} ok)")
+        sessions = sum(v["data_sessions"]["attempts"] for v in per_rat.values())
+        mt = sum(v["sms"]["mt_attempts"] for v in per_rat.values())
+        delivered = sum(round((v["sms"]["mt_delivery_ratio"] or 0) * v["sms"]["mt_attempts"]) for v in per_rat.values())
+        lines.append(f"registration attempts per RAT: {', '.join(parts)}; data sessions {sessions:,}; "
+                     f"MT SMS {mt:,} ({_pct_text(delivered / mt if mt else None)} delivered at first try)")
     for name, st in k["steering"].items():
         added = st["attach_delay_added_ms"]
         lines.append(
