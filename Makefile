@@ -52,15 +52,36 @@ $(STAMP_TEST): pyproject.toml | $(VENV_OK)
 	$(PIP) install -q -e '.[test,bench]'
 	@touch $@ $(STAMP_RUN)
 
-# Debian packages the tests use: tshark judges the packet traces (tests/test_pcap.py).
+# Debian packages the tests use: tshark judges the packet traces (tests/test_pcap.py); Prometheus,
+# promtool and the Pushgateway check the metrics (tests/test_metrics*.py); chromium opens the HTML report
+# (tests/test_report_browser.py). Rechecked when the Makefile changes.
 # Installed with apt-get when missing and we are root; otherwise say what to install.
-$(STAMP_DEBS): | $(VENV_OK)
+$(STAMP_DEBS): Makefile | $(VENV_OK)
 	@if ! command -v tshark >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing tshark (the packet-trace tests need it)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark; \
 	  else \
 	    echo "error: tshark is missing; install the Debian package tshark" >&2; exit 1; \
+	  fi; \
+	fi
+	@# prometheus/promtool and prometheus-pushgateway: real servers for tests/test_metrics*.py.
+	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-pushgateway >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing prometheus and prometheus-pushgateway (the metrics tests need them)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus prometheus-pushgateway; \
+	  else \
+	    echo "error: install the Debian packages prometheus and prometheus-pushgateway" >&2; exit 1; \
+	  fi; \
+	fi
+	@# chromium: opens report.html headless (tests/test_report_browser.py).
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (the HTML report tests need it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "error: chromium is missing; install the Debian package chromium" >&2; exit 1; \
 	  fi; \
 	fi
 	@touch $@

@@ -69,7 +69,7 @@ Proc = Generator[Any, Any, None]
 def build_scenario(roamers: int, followups_per_day: float, nas_delay: str) -> Scenario:
     """The reference model as a roamsim scenario (one cohort and one HSS per home operator)."""
     operators: list[dict[str, Any]] = [
-        {"id": f"v-{c.lower()}", "plmn": plmn, "country": c, "mmes": 4} for c, plmn in VISITED
+        {"id": f"v-{c.lower()}", "plmn": plmn, "country": c, "mmes": 4, "welcome_sms": False} for c, plmn in VISITED
     ]
     visited_ids = [op["id"] for op in operators]
     cohorts: list[dict[str, Any]] = []
@@ -90,6 +90,7 @@ def build_scenario(roamers: int, followups_per_day: float, nas_delay: str) -> Sc
             "stay": "30d",  # longer than the window: nobody leaves
             "activity": {"power_cycles_per_day": 0, "network_changes_per_day": 0, "idr_per_day": 0,
                          "purge_probability": 0, "mme_changes_per_day": followups_per_day},
+            "usage": {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0},  # S6a only
         })
     return scenario_from_data({
         "name": "reference-model",

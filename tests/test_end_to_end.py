@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tsharkkit import assert_clean
+from tsharkkit import S6A, assert_clean
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "src" / "roamsim" / "examples"
 
@@ -48,7 +48,10 @@ def test_quickstart_end_to_end_with_capture(tmp_path: Path) -> None:
     assert uk_es["max_rejects_per_roamer"] <= 5
     # Two Spanish networks of equal coverage: without steering about half would land on es-one.
     assert uk_es["share_on_preferred"] > 0.8
-    assert_clean(out / "traces" / "s6a.pcapng")
+    # One capture per protocol: the quickstart runs every generation, with sessions and SMS.
+    for name, expect in (("s6a.pcapng", S6A), ("map.pcapng", "gsm_map"), ("sbi.pcapng", "http2.headers.method"),
+                         ("gtp.pcapng", "gtpv2.message_type == 32")):
+        assert_clean(out / "traces" / name, expect)
 
 
 @pytest.mark.slow

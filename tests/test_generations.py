@@ -105,6 +105,7 @@ def test_every_generation_and_service_is_exercised(sim: Run) -> None:
                  "insertSubscriberData", "cancelLocation", "updateGprsLocation", "purgeMS",
                  "Nausf_UEAuthentication_Authenticate", "Nausf_UEAuthentication_Confirm", "Nudm_UECM_Registration",
                  "Nudm_SDM_Get", "Nudm_SDM_Subscribe", "Nudm_UECM_DeregistrationNotification", "Nudm_UECM_Update",
+                 "Nudm_SDM_Unsubscribe",
                  "CreateSessionRequest", "DeleteSessionRequest", "Nsmf_PDUSession_Create", "Nsmf_PDUSession_Release",
                  "sendRoutingInfoForSM", "mt-forwardSM", "mo-forwardSM", "reportSM-DeliveryStatus",
                  "alertServiceCentre"):
@@ -245,6 +246,12 @@ def test_5g_registration_follows_ts_23502(sim: Run) -> None:
                 "Nudm_SDM_Get", "Nudm_SDM_Subscribe"]
     for seq in _sequence(sim, _first_successful(sim, "registration", "5G", "arrival")).values():
         assert seq == [(n, req) for n in expected for req in (True, False)]
+
+
+def test_5g_purge_unsubscribes_then_marks_the_ue_purged(sim: Run) -> None:
+    for seq in _sequence(sim, _first_successful(sim, "purge", "5G")).values():
+        assert seq == [("Nudm_SDM_Unsubscribe", True), ("Nudm_SDM_Unsubscribe", False),
+                       ("Nudm_UECM_Update", True), ("Nudm_UECM_Update", False)]
 
 
 def test_sessions_follow_the_agreements_routing(sim: Run) -> None:

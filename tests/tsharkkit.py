@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-STRICT = ["-o", "sctp.checksum:crc-32c", "-o", "ip.check_checksum:TRUE"]
+STRICT = ["-o", "sctp.checksum:crc-32c", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+          "-o", "udp.check_checksum:TRUE"]
 S6A = "diameter.applicationId == 16777251"
 
 
@@ -36,8 +37,9 @@ def fields(path: Path, names: list[str], *, display: str | None = None, two_pass
     return [line.split("\t") for line in out.splitlines()]
 
 
-def assert_clean(path: Path) -> None:
-    """No malformed packet, no expert warning or error (comments are expert "Comment" items, below warning)."""
+def assert_clean(path: Path, expect: str = S6A) -> None:
+    """No malformed packet, no expert warning or error (comments are expert "Comment" items, below warning),
+    and some packet matches ``expect`` (S6a by default)."""
     out = tshark(path, "-Y", "_ws.malformed || _ws.expert.severity >= warning")
     assert out == "", out[:2000]
-    assert tshark(path, "-Y", S6A, "-T", "fields", "-e", "frame.number"), "no S6a packets at all"
+    assert tshark(path, "-Y", expect, "-T", "fields", "-e", "frame.number"), f"no packet matches {expect!r}"

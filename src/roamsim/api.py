@@ -7,14 +7,17 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pyarrow as pa
 
 from roamsim.engine.core import Engine
 from roamsim.population.build import STREAM_ENGINE, STREAM_POPULATION, build_population, cohort_seed
 from roamsim.records.buffers import RecordBuffers
+from roamsim.report import REPORT_FILE, write_report
 from roamsim.scenario import Scenario
 from roamsim.scenario.load import scenario_digest
 from roamsim.sinks.eventlog import FILES, ParquetSink
@@ -22,10 +25,15 @@ from roamsim.sinks.kpis import compute_kpis
 from roamsim.version import __version__
 from roamsim.world.model import compile_world
 
+if TYPE_CHECKING:
+    from roamsim.metrics.registry import MetricsRegistry
+
 MANIFEST = "manifest.json"
 KPIS = "kpis.json"
+METRICS = "metrics.prom"
 TRACES = "traces"
 S6A_CAPTURE = "s6a.pcapng"
+"""The S6a capture's name in ``traces/`` (the other protocols': :data:`roamsim.sinks.pcap.capture.CAPTURE_FILES`)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,67 @@ class RunSummary:
     wall_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class RunStart:
+    """What a run observer learns when the run starts (the manifest has been written)."""
+
+    run_id: str
+    scenario: str
+    version: str
+    window_start_ns: int
+    """Start of the simulation window, ns since the Unix epoch."""
+    window_ns: int
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """What a run observer learns when the run ends (before the final manifest is written)."""
+
+    status: str
+    """``complete`` or ``partial``."""
+    counts: dict[str, int]
+    phases: dict[str, float]
+    wall_s: float
+
+
+class RunObserver(Protocol):
+    """Watches a run as it goes: its start, each record batch as the event log writes it, the engine's
+    progress, and its end.
+
+    ``record_batch`` is called on the event log's writer thread, in write order, with kinds named after
+    the Parquet files (``transactions``, ``messages``, ``procedures``, ...) and batches of their schemas
+    (:mod:`roamsim.records.schema`); the other calls come from the thread that runs :func:`simulate`.
+    An exception raised by an observer fails the run.
+    """
+
+    def run_started(self, run: RunStart) -> None: ...
+
+    def record_batch(self, kind: str, batch: pa.RecordBatch) -> None: ...
+
+    def progress(self, p: Progress) -> None: ...
+
+    def run_finished(self, end: RunEnd) -> None: ...
+
+
+class _ObservedWriter:
+    """A Parquet writer of the event log that also hands each table it writes to the run's observers."""
+
+    def __init__(self, writer: Any, kind: str, observers: Sequence[RunObserver]) -> None:
+        self._writer = writer
+        self._kind = kind
+        self._observers = observers
+
+    def write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+        for batch in table.to_batches():
+            for o in self._observers:
+                o.record_batch(self._kind, batch)
+
+    def close(self) -> Any:
+        return self._writer.close()
+
+
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file, then rename), with stable key order."""
     tmp = path.with_name(path.name + ".tmp")
@@ -82,7 +151,7 @@ def _prepare(out: Path) -> None:
         if entries and not (out / MANIFEST).exists():
             raise RunDirError(f"{out}: exists, is not empty and holds no earlier run; choose another -o DIR")
         for e in entries:
-            if e.is_file() and (e.name.startswith(FILES) or e.name.startswith(("manifest", "kpis"))):
+            if e.is_file() and e.name.startswith((*FILES, "manifest", "kpis", "metrics", REPORT_FILE)):
                 e.unlink()
             elif e.is_dir() and e.name == TRACES:
                 shutil.rmtree(e)
@@ -98,12 +167,19 @@ def simulate(
     scenario_path: str | Path | None = None,
     progress: Callable[[Progress], None] | None = None,
     traces: TraceOptions | None = None,
+    observers: Sequence[RunObserver] = (),
+    metrics: bool = True,
 ) -> RunSummary:
     """Simulate ``scenario`` and write the run directory ``out_dir``.
 
     ``seed`` overrides the scenario's seed; ``scale`` multiplies every cohort's
     roamer count. ``scenario_path`` is hashed into the manifest when given.
-    ``traces`` also writes ``traces/s6a.pcapng`` from the finished records.
+    ``traces`` also writes one capture per protocol into ``traces/`` (``s6a.pcapng``, ``map.pcapng``,
+    ``sbi.pcapng``, ``gtp.pcapng``) from the finished records.
+    ``observers`` watch the run as it goes (:class:`RunObserver`). With ``metrics``
+    a :class:`roamsim.metrics.registry.MetricsRegistry` observes the run (the
+    first one among ``observers``, or a new one) and its final values are
+    written to ``metrics.prom``.
     The manifest is written first with status ``running`` and rewritten last
     (``complete``, or ``partial`` after an interruption or failure); the
     Parquet files are always closed properly, so they stay readable.
@@ -153,17 +229,44 @@ def simulate(
 
     t0 = int(scenario.window.start.timestamp() * 1e9)
     sink = ParquetSink(out, world, population.imsi, population.home, t0)
+    watchers: list[RunObserver] = list(observers)
+    registry: MetricsRegistry | None = None
+    if metrics:
+        from roamsim.metrics.registry import MetricsRegistry
+
+        registry = next((o for o in watchers if isinstance(o, MetricsRegistry)), None)
+        if registry is None:
+            registry = MetricsRegistry()
+            watchers.append(registry)
+    if watchers:
+        # Observers see each table the event log writes, on its writer thread, as it writes it.
+        sink._writers = {k: _ObservedWriter(w, k, watchers) for k, w in sink._writers.items()}
+        start = RunStart(manifest["run_id"], scenario.name, __version__, t0, scenario.window.duration, out)
+        for o in watchers:
+            o.run_started(start)
     records = RecordBuffers(sink)
     engine = Engine(scenario, world, population, records, seed=run_seed)
 
     def report(sim_ns: int, events: int) -> None:
+        p = Progress(sim_ns, scenario.window.duration, events, time.perf_counter() - wall0)
         if progress is not None:
-            progress(Progress(sim_ns, scenario.window.duration, events, time.perf_counter() - wall0))
+            progress(p)
+        for o in watchers:
+            o.progress(p)
 
     status = "partial"
     error: str | None = None
     files = [f"{n}.parquet" for n in FILES]
     counts: dict[str, int] = {}
+
+    ended: list[bool] = []
+
+    def end_observers(how: str) -> None:
+        if not ended:
+            ended.append(True)
+            end = RunEnd(how, dict(counts), dict(phases), round(time.perf_counter() - wall0, 3))
+            for o in watchers:
+                o.run_finished(end)
 
     def finish() -> None:
         manifest.update(status=status, error=error, files=files, counts=counts,
@@ -173,7 +276,7 @@ def simulate(
     try:
         try:
             mark = time.perf_counter()
-            engine.run(report if progress is not None else None)
+            engine.run(report if progress is not None or watchers else None)
             phases["engine_s"] = round(time.perf_counter() - mark, 3)
         finally:
             # Whatever happened, close the Parquet files properly (readable, never corrupt).
@@ -187,20 +290,36 @@ def simulate(
         _write_json(out / KPIS, compute_kpis(out, scenario, world))
         files.append(KPIS)
         phases["kpis_s"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
+        write_report(out)
+        files.append(REPORT_FILE)
+        phases["report_s"] = round(time.perf_counter() - mark, 3)
         if traces is not None:
-            from roamsim.sinks.pcap import write_capture
+            from roamsim.sinks.pcap.capture import CAPTURE_FILES, protocols_in, write_capture
 
             mark = time.perf_counter()
             finish()  # the capture reads the manifest (status still "partial" until it is written)
             (out / TRACES).mkdir(exist_ok=True)
-            cap = write_capture(out, out / TRACES / S6A_CAPTURE, sample=traces.sample,
-                                capture_point=traces.capture_point)  # type: ignore[arg-type]
-            files.append(f"{TRACES}/{S6A_CAPTURE}")
-            counts["trace_packets"] = cap.packets
+            counts["trace_packets"] = 0
+            for protocol in protocols_in(out):
+                name = CAPTURE_FILES[protocol]
+                cap = write_capture(out, out / TRACES / name, sample=traces.sample, protocol=protocol,
+                                    capture_point=traces.capture_point)  # type: ignore[arg-type]
+                files.append(f"{TRACES}/{name}")
+                counts["trace_packets"] += cap.packets
             phases["traces_s"] = round(time.perf_counter() - mark, 3)
+        end_observers("complete")
+        if registry is not None:
+            from roamsim.metrics.exposition import write_textfile
+
+            mark = time.perf_counter()
+            write_textfile(registry.snapshot(), out / METRICS)
+            files.append(METRICS)
+            phases["metrics_s"] = round(time.perf_counter() - mark, 3)
         status = "complete"
     except BaseException as exc:  # recorded in the manifest, then re-raised
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        end_observers("partial")
         raise
     finally:
         finish()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from roamsim.version import __version__
 
@@ -61,6 +62,35 @@ def _debug_option(f: F) -> F:
     )(f)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_OPTIONS = ("log_level", "log_format", "log_imsi")
+
+
+def _log_options(f: F) -> F:
+    """--log-level, --log-format, --log-imsi: on the group and on `run` (the one given last wins)."""
+    f = click.option("--log-imsi", is_flag=True, default=False, envvar="ROAMSIM_LOG_IMSI", show_envvar=True,
+                     help="Include IMSIs in log lines (personal data: off unless asked for).")(f)
+    f = click.option("--log-format", type=click.Choice(["json", "text"]), default=None, envvar="ROAMSIM_LOG_FORMAT",
+                     show_envvar=True, show_default="text on a terminal, json otherwise",
+                     help="Log lines on stderr: JSON objects (one per line) or text.")(f)
+    return click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
+                        envvar="ROAMSIM_LOG_LEVEL", show_envvar=True,
+                        help="Lowest level logged (info: run lifecycle; debug: also each failed procedure).")(f)
+
+
+def _configure_logs(ctx: click.Context, values: dict[str, Any]) -> None:
+    """Configure stderr logging from the group's options, overridden by those given on the command line here."""
+    from roamsim.logs import configure_logging
+
+    root = ctx.find_root()
+    inherited: dict[str, Any] = dict(root.obj.get("log", {})) if root.obj else {}
+    chosen = {name: values[name] if not inherited or ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+              else inherited[name] for name in LOG_OPTIONS}
+    configure_logging(chosen["log_level"], chosen["log_format"], include_imsi=chosen["log_imsi"])
+    if root.obj is not None:
+        root.obj["log"] = chosen
+
+
 @click.group(
     context_settings=CONTEXT_SETTINGS,
     epilog="""\b
@@ -74,11 +104,13 @@ Examples:
 )
 @click.version_option(__version__, "-V", "--version", prog_name="roamsim", message="%(prog)s %(version)s")
 @_debug_option
+@_log_options
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, log_level: str, log_format: str | None, log_imsi: bool) -> None:
     """roamsim: a seeded, deterministic simulator of international mobile roaming signalling."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _configure_logs(ctx, {"log_level": log_level, "log_format": log_format, "log_imsi": log_imsi})
 
 
 def _debug_wanted(ctx: click.Context, debug: bool) -> bool:
@@ -194,6 +226,7 @@ class _ProgressDisplay:
         self._bar: Any = None
         self._task: Any = None
         self._last = 0.0
+        self._logs: Any = None
 
     def __enter__(self) -> _ProgressDisplay:
         if self.enabled:
@@ -212,9 +245,16 @@ class _ProgressDisplay:
             )
             self._bar.start()
             self._task = self._bar.add_task("simulating", total=None, sim="", rate="")
+            from roamsim.logs import log_to_console
+
+            self._logs = log_to_console(self._bar.console)  # log lines above the bar, whole
+            self._logs.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._logs is not None:
+            self._logs.__exit__(None, None, None)
+            self._logs = None
         if self._bar is not None:
             self._bar.stop()
 
@@ -243,6 +283,134 @@ _capture_point_option = click.option(
     show_envvar=True, help="interconnect: what a probe at the visited DEA sees towards the IPX; all: every hop.")
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | float) -> float:
+    """A click callback: seconds as a bare number (``30``) or a duration (``30s``, ``2m``)."""
+    from roamsim.scenario.units import UnitError, parse_duration
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(str(value)) / 1e9
+        except UnitError as exc:
+            raise click.BadParameter(f"{value!r}: {exc}") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise click.BadParameter(f"{value!r}: expected a non-negative number of seconds")
+    return seconds
+
+
+def _metrics_options(f: F) -> F:
+    """--metrics-port, --metrics-host, --metrics-linger, --pushgateway."""
+    f = click.option("--pushgateway", metavar="URL", default=None, show_envvar=True,
+                     help="Push the final metrics of a complete run to this Prometheus Pushgateway "
+                          "(PUT URL/metrics/job/roamsim/run_id/<run id>); exit 1 when it cannot be reached.")(f)
+    f = click.option("--metrics-linger", metavar="SECONDS", default="0", callback=_seconds, show_envvar=True,
+                     help="Keep serving /metrics this long after the run, so a scraper catches the final values.")(f)
+    f = click.option("--metrics-host", metavar="HOST", default="127.0.0.1", show_envvar=True,
+                     help="Address the /metrics endpoint binds to.")(f)
+    return click.option("--metrics-port", metavar="PORT", type=click.IntRange(0, 65535), default=None,
+                        show_envvar=True, show_default="no endpoint",
+                        help="Serve Prometheus metrics on http://HOST:PORT/metrics while the run goes "
+                             "(0: pick a free port and print it).")(f)
+
+
+def _start_metrics(port: int | None, host: str, pushgateway: str | None) -> Any:
+    """The run's live metrics (server listening, Pushgateway URL checked), or exit 2 saying why."""
+    if port is None and pushgateway is None:
+        return None
+    from roamsim.metrics.live import LiveMetrics
+    from roamsim.metrics.server import MetricsServerError
+
+    try:
+        live = LiveMetrics(port=port, host=host, pushgateway=pushgateway)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except MetricsServerError as exc:
+        click.echo(f"error: --metrics-host {host} --metrics-port {port}: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    if live.server is not None:
+        click.echo(f"metrics: serving on {live.server.url}", err=True)
+    return live
+
+
+def _finish_metrics(live: Any, summary: RunSummary, linger_s: float) -> None:
+    """Push (a complete run) and linger; exit 1 when the Pushgateway cannot take the metrics."""
+    from roamsim.metrics.pushgateway import PushError
+
+    try:
+        if summary.status == "complete":
+            target = live.push()
+            if target is not None:
+                click.echo(f"metrics: pushed to {target}", err=True)
+    except PushError as exc:
+        live.close()
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    live.linger(linger_s, lambda line: click.echo(line, err=True))
+
+
+def _otlp_imsi_option(f: F) -> F:
+    return click.option("--otlp-imsi", is_flag=True, default=False, envvar="ROAMSIM_OTLP_IMSI", show_envvar=True,
+                        help="Put each procedure's IMSI on its span (personal data: off unless asked for).")(f)
+
+
+def _otlp_options(f: F) -> F:
+    """--otlp, --otlp-imsi."""
+    f = _otlp_imsi_option(f)
+    return click.option(
+        "--otlp", is_flag=True, default=False, envvar="ROAMSIM_OTLP", show_envvar=True,
+        help="After a complete run, export sampled procedures as traces and the metrics over OTLP/HTTP "
+             "(the otel extra; set with OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER_ARG (default 0.01), "
+             "OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, ...).")(f)
+
+
+def _otlp_preflight() -> None:
+    """Exit 2 before any work when the otel extra is missing or an OTEL_* variable is unusable."""
+    import os
+
+    from roamsim.otel.config import OtlpConfigError, OtlpUnavailable, require_sdk, settings_from_env
+
+    try:
+        require_sdk()
+        settings_from_env(os.environ)
+    except (OtlpUnavailable, OtlpConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _otlp_registry() -> Any:
+    """A metrics registry for the run to fill, so the OTLP export sends the values the run counted."""
+    from roamsim.metrics.registry import MetricsRegistry
+
+    return MetricsRegistry()
+
+
+def _do_otlp_export(run_dir: Path, *, include_imsi: bool, debug: bool, registry: Any = None,
+                    report: Callable[[str], None] = lambda line: click.echo(line, err=True)) -> None:
+    """Export a run over OTLP and say what was sent; exit 2 (bad input) or 1 (the collector failed)."""
+    from roamsim.otel import OtlpConfigError, OtlpExportError, OtlpUnavailable, export_run
+    from roamsim.otel.export import signal_endpoint
+
+    try:
+        sent = export_run(run_dir, include_imsi=include_imsi, registry=registry)
+    except (OtlpUnavailable, OtlpConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # OtlpExportError, or a failure inside the exporter
+        if debug:
+            traceback.print_exc()
+        what = str(exc) if isinstance(exc, OtlpExportError) else f"{type(exc).__name__}: {exc}"
+        click.echo(f"error: the OTLP export failed: {what}", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    if sent.disabled:
+        report("otlp: OTEL_SDK_DISABLED is true; nothing exported")
+    else:
+        report(f"otlp: {sent.procedures:,} procedure traces ({sent.spans:,} spans, sampling ratio "
+               f"{sent.ratio:g}) to {signal_endpoint('traces')}, {sent.metrics} metric families to "
+               f"{signal_endpoint('metrics')}")
+
+
 def _summary_line(summary: RunSummary) -> str:
     counts = ", ".join(f"{v:,} {k}" for k, v in summary.counts.items())
     details = "; ".join(x for x in (counts, f"{summary.wall_s:.1f} s") if x)
@@ -255,6 +423,7 @@ Examples:
   roamsim run examples/quickstart.yaml
   roamsim run examples/quickstart.yaml -o runs/qs --seed 7 --scale 0.1
   roamsim run examples/quickstart.yaml --pcap --pcap-sample 0.1
+  roamsim run examples/quickstart.yaml --metrics-port 9464 --metrics-linger 30
 """,
 )
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
@@ -284,47 +453,60 @@ Examples:
     help="Multiply every cohort's roamer count.",
 )
 @click.option("--pcap", is_flag=True, default=False, show_envvar=True,
-              help="Also write traces/s6a.pcapng (Wireshark-decodable) into the run directory.")
+              help="Also write the packet traces (Wireshark-decodable) into the run directory: traces/s6a.pcapng, "
+                   "map.pcapng, sbi.pcapng and gtp.pcapng, one per protocol the run has.")
 @click.option("--pcap-sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               show_envvar=True, help="Keep this fraction of roamers in the capture (whole roamers). Implies --pcap.")
 @_capture_point_option
 @click.option("--upload", "upload_url", metavar="s3://BUCKET/PREFIX", default=None, show_envvar=True,
               help="Upload the run directory there once the run is complete (see `roamsim upload`).")
 @_s3_options
+@_metrics_options
+@_otlp_options
 @_debug_option
+@_log_options
 @click.pass_context
 def run(
     ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float,
     pcap: bool, pcap_sample: float | None, capture_point: str, upload_url: str | None, endpoint_url: str | None,
-    multipart_threshold: int, part_size: int, debug: bool,
+    multipart_threshold: int, part_size: int, debug: bool, log_level: str, log_format: str | None, log_imsi: bool,
+    metrics_port: int | None, metrics_host: str, metrics_linger: float, pushgateway: str | None,
+    otlp: bool, otlp_imsi: bool,
 ) -> None:
     """Simulate SCENARIO (a YAML file) and write a run directory.
 
-    The run directory holds manifest.json, the Parquet event logs and kpis.json.
+    The run directory holds manifest.json, the Parquet event logs, kpis.json and report.html.
     A progress bar is shown on a terminal; otherwise only a final summary line.
     """
     from roamsim.api import RunDirError, TraceOptions, simulate
+    from roamsim.logs import RunLogObserver, log_context, log_failed_procedures
     from roamsim.scenario import ScenarioError, load_scenario
 
     debug = _debug_wanted(ctx, debug)
+    _configure_logs(ctx, {"log_level": log_level, "log_format": log_format, "log_imsi": log_imsi})
     # A bad --upload URL or a missing boto3 is bad input: say so before simulating.
     upload_target = _parse_upload_url(upload_url) if upload_url is not None else None
     upload_config = (_upload_config(endpoint_url, multipart_threshold, part_size)
                      if upload_target is not None else None)
+    if otlp:
+        _otlp_preflight()
     try:
         loaded = load_scenario(scenario)
     except ScenarioError as exc:
         _fail_bad_input(exc)
     out_dir = output if output is not None else _default_output(loaded, seed)
+    live = _start_metrics(metrics_port, metrics_host, pushgateway)
 
     from rich.console import Console
 
     console = Console(stderr=True)
+    run_log = RunLogObserver(seed=loaded.seed if seed is None else seed, scale=scale)
+    registry = live.registry if live is not None else _otlp_registry() if otlp else None
     try:
         with _ProgressDisplay(console.is_terminal and not console.is_dumb_terminal) as show:
             traces = TraceOptions(pcap_sample, capture_point) if pcap or pcap_sample is not None else None
             summary = simulate(loaded, out_dir, seed=seed, scale=scale, scenario_path=scenario, progress=show,
-                               traces=traces)
+                               traces=traces, observers=[run_log, *([registry] if registry else [])])
     except KeyboardInterrupt:
         click.echo(f"interrupted: the run directory {out_dir} is marked partial", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
@@ -334,6 +516,10 @@ def run(
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except Exception as exc:
+        import logging
+
+        logging.getLogger("roamsim.run").error("run failed", extra={
+            "run_id": run_log.run_id, "error": f"{type(exc).__name__}: {exc}", "run_dir": str(out_dir)})
         if debug:
             traceback.print_exc()
         else:
@@ -344,6 +530,8 @@ def run(
                 err=True,
             )
         raise SystemExit(EXIT_FAILURE) from None
+    with log_context(run_id=run_log.run_id):
+        log_failed_procedures(summary.run_dir)  # DEBUG only; read from procedures.parquet after the run
     click.echo(_summary_line(summary))
     kpis_file = summary.run_dir / "kpis.json"
     if summary.status == "complete" and kpis_file.exists():
@@ -353,10 +541,18 @@ def run(
 
         for line in headline(json.loads(kpis_file.read_text(encoding="utf-8"))):
             click.echo(f"  {line}")
+    if live is not None:
+        _finish_metrics(live, summary, metrics_linger)
     if summary.status != "complete":
         if upload_target is not None:
             click.echo(f"not uploading the {summary.status} run to {upload_target}", err=True)
+        if otlp:
+            click.echo(f"not exporting the {summary.status} run over OTLP", err=True)
         raise SystemExit(EXIT_FAILURE)
+    if otlp:
+        with log_context(run_id=run_log.run_id):
+            _do_otlp_export(summary.run_dir, include_imsi=otlp_imsi, debug=debug,
+                            registry=registry)
     if upload_target is not None:
         _do_upload(summary.run_dir, upload_target, upload_config, allow_partial=False, debug=debug)
 
@@ -501,13 +697,16 @@ Examples:
 @click.option("--to", "end", default=None, help="End of the time window, exclusive.")
 @click.option("--sample", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               help="Keep this fraction of roamers (whole roamers).")
+@click.option("--protocol", type=click.Choice(["s6a", "map", "sbi", "gtp"]), default="s6a", show_default=True,
+              help="Which signalling: S6a (Diameter/SCTP), MAP (TCAP/SCCP/M3UA/SCTP), 5G SBI (HTTP/2 on TCP "
+                   "port 80; a capture cut mid-connection needs tshark -d tcp.port==80,http2) or GTPv2-C (UDP 2123).")
 @_capture_point_option
 @_debug_option
 @click.pass_context
 def pcap(
     ctx: click.Context, *, run_dir: Path, output: Path | None, imsi: tuple[str, ...], home: tuple[str, ...],
     visited: tuple[str, ...], procedure: tuple[str, ...], start: str | None, end: str | None,
-    sample: float | None, capture_point: str, debug: bool,
+    sample: float | None, protocol: str, capture_point: str, debug: bool,
 ) -> None:
     """Extract a pcapng capture from a finished run, without simulating again."""
     from roamsim.sinks.pcap import write_capture
@@ -524,6 +723,7 @@ def pcap(
             procedure=procs or None, start=int(start) if start and start.isdigit() else start,
             end=int(end) if end and end.isdigit() else end, sample=sample,
             capture_point=capture_point,  # type: ignore[arg-type]
+            protocol={"s6a": "diameter", "map": "MAP", "sbi": "SBI", "gtp": "GTPv2"}[protocol],
         )
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -538,6 +738,215 @@ def pcap(
                f"on {summary.links:,} links")
     if summary.messages == 0:
         click.echo("warning: no message matched the selection; the capture is empty", err=True)
+
+
+# ------------------------------------------------------------------------- query
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim query runs/qs "SELECT type, outcome, count(*) AS n FROM procedures GROUP BY ALL ORDER BY n DESC"
+  roamsim query runs/qs "SELECT * FROM messages WHERE procedure_id = 42 ORDER BY time" --format csv
+  roamsim query runs/qs "SELECT p.type, m.message, count(*) AS n FROM messages m JOIN procedures p
+    USING (procedure_id) GROUP BY ALL" --format json --limit 20
+""",
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("sql")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              envvar="ROAMSIM_QUERY_FORMAT", show_envvar=True,
+              help="table: Rich on a terminal, aligned text otherwise; csv: with a header; json: JSON Lines.")
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=None, show_default="all rows",
+              help="Print at most N rows (stderr says when rows were left out).")
+def query(*, run_dir: Path, sql: str, fmt: str, limit: int | None) -> None:
+    """Run DuckDB SQL over the Parquet files of RUN_DIR, read-only.
+
+    Each RUN_DIR/NAME.parquet is a view NAME: transactions, messages, procedures
+    (and any other Parquet file of the run). Nothing is written into RUN_DIR.
+    """
+    import os
+
+    from roamsim.query import QueryError, RunQuery, render
+
+    try:
+        with RunQuery(run_dir) as q:
+            schema, batches = q.batches(sql)
+            rows, cut = render.limit_rows(batches, limit)
+            out = sys.stdout
+            if fmt == "csv":
+                render.write_csv(schema, rows, out)
+            elif fmt == "json":
+                render.write_json_lines(schema, rows, out)
+            elif out.isatty():
+                render.print_rich_table(schema, rows)
+            else:
+                render.write_plain_table(schema, rows, out)
+            out.flush()
+    except QueryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # The reader went away (`roamsim query ... | head`): stop quietly; point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    if cut:
+        click.echo(f"(the first {limit:,} rows; more were left out by --limit)", err=True)
+
+
+# ------------------------------------------------------------------------ export
+
+
+@cli.group()
+def export() -> None:
+    """Export a finished run in other formats."""
+
+
+def _step(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """A click callback: the time-series step in ns (a duration such as ``60s``, ``5m``, or bare seconds)."""
+    seconds = _seconds(ctx, param, value)
+    ns = round(seconds * 1e9)
+    if ns < 1_000_000_000 or ns % 1_000_000:
+        raise click.BadParameter(f"{value!r}: the step must be at least 1s and a whole number of milliseconds")
+    return ns
+
+
+@export.command(
+    "openmetrics",
+    epilog="""\b
+Examples:
+  roamsim export openmetrics runs/qs -o qs.om --step 5m
+  promtool tsdb create-blocks-from openmetrics qs.om /var/lib/prometheus/metrics2
+""",
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="standard output", help="File to write (atomically).")
+@click.option("--step", default="60s", callback=_step, metavar="DURATION",
+              help="Time between points of the series (at least 1s).")
+def export_openmetrics(*, run_dir: Path, output: Path | None, step: int) -> None:
+    """The KPI time series of RUN_DIR at simulated timestamps, as OpenMetrics text.
+
+    Counters are cumulative at each step, gauges (active roamers) their value at it,
+    histograms cumulative; the points span the simulated window, so backfilled
+    blocks (promtool tsdb create-blocks-from openmetrics) show the run at its own dates.
+    """
+    from roamsim.metrics.timeseries import export_openmetrics as export_series
+    from roamsim.metrics.timeseries import write_openmetrics
+
+    if not (run_dir / "manifest.json").is_file() or not (run_dir / "procedures.parquet").is_file():
+        click.echo(f"error: {run_dir} is not a run directory (no manifest.json or procedures.parquet)", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    if output is not None:
+        summary = write_openmetrics(run_dir, output, step)
+        click.echo(f"wrote {output}: {summary.series:,} series x {summary.points:,} points", err=True)
+    else:
+        try:
+            export_series(run_dir, sys.stdout, step)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as `roamsim query` does.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+# -------------------------------------------------------------------------- otlp
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 roamsim otlp runs/qs
+  OTEL_TRACES_SAMPLER_ARG=1 OTEL_SERVICE_NAME=roamsim-lab roamsim otlp runs/qs
+""",
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_otlp_imsi_option
+@_debug_option
+@click.pass_context
+def otlp(ctx: click.Context, *, run_dir: Path, otlp_imsi: bool, debug: bool) -> None:
+    """Export the complete run RUN_DIR over OTLP/HTTP: sampled procedures as traces, and the metrics.
+
+    Configured by the standard OTEL_* variables (see `roamsim run --help`, --otlp). Needs the
+    otel extra (pip install 'roamsim[otel]').
+    """
+    from roamsim.logs import log_context
+
+    _otlp_preflight()
+    try:
+        run_id = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        run_id = None  # export_run says what is wrong with the directory
+    with log_context(run_id=run_id):
+        _do_otlp_export(run_dir, include_imsi=otlp_imsi, debug=_debug_wanted(ctx, debug), report=click.echo)
+
+
+# ------------------------------------------------------------------ report, compare
+
+
+def _report_call(ctx: click.Context, debug: bool, what: str, call: Callable[[], Path]) -> None:
+    """Run a report writer: exit 2 when an input is not a run directory, 1 when writing fails."""
+    from roamsim.report import ReportInputError
+
+    try:
+        out = call()
+    except ReportInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except Exception as exc:
+        if _debug_wanted(ctx, debug):
+            traceback.print_exc()
+        click.echo(f"error: the {what} failed: {type(exc).__name__}: {exc}", err=True)
+        raise SystemExit(EXIT_FAILURE) from None
+    click.echo(f"wrote {out}")
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim report runs/qs                       rewrite runs/qs/report.html
+  roamsim report runs/qs -o /tmp/qs.html
+""",
+)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="RUN_DIR/report.html", help="HTML file to write.")
+@_debug_option
+@click.pass_context
+def report(ctx: click.Context, *, run_dir: Path, output: Path | None, debug: bool) -> None:
+    """Write the HTML report of the finished run RUN_DIR (one self-contained file, no network needed).
+
+    Every run already writes RUN_DIR/report.html; this rewrites it, or writes it elsewhere.
+    """
+    from roamsim.report import write_report
+
+    _report_call(ctx, debug, "report", lambda: write_report(run_dir, output))
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  roamsim compare runs/no-steering runs/steering -o steering.html
+""",
+)
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="compare-<RUN_A name>-vs-<RUN_B name>.html", help="HTML file to write.")
+@_debug_option
+@click.pass_context
+def compare(ctx: click.Context, *, run_a: Path, run_b: Path, output: Path | None, debug: bool) -> None:
+    """Compare two finished runs side by side: KPI deltas of RUN_B against RUN_A, overlaid time series."""
+    from roamsim.report import write_comparison
+
+    out = output if output is not None else Path(
+        f"compare-{run_a.resolve().name}-vs-{run_b.resolve().name}.html")
+    _report_call(ctx, debug, "comparison", lambda: write_comparison(run_a, run_b, out))
 
 
 # ------------------------------------------------------------------------ upload

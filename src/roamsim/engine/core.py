@@ -70,6 +70,7 @@ AIR, ULR, CLR, IDR, PUR = C("air"), C("ulr"), C("clr"), C("idr"), C("pur")
 SAI, UL, ISD, CL, UGL, PURGE_MS = C("sai"), C("ul"), C("isd"), C("cl"), C("ugl"), C("purge_ms")
 SRI_SM, MT_FSM, MO_FSM, RSDS, ASC = C("sri_sm"), C("mt_fsm"), C("mo_fsm"), C("rsds"), C("asc")
 AUTH, CONFIRM, UECM_REG, SDM_GET, SDM_SUB = C("ausf_auth"), C("ausf_confirm"), C("uecm_reg"), C("sdm_get"), C("sdm_sub")
+SDM_UNSUB = C("sdm_unsub")
 UECM_UPDATE, DEREG_NOTIFY = C("uecm_update"), C("uecm_dereg_notify")
 PDU_CREATE, PDU_RELEASE, CREATE, DELETE = C("pdu_create"), C("pdu_release"), C("create_session"), C("delete_session")
 
@@ -93,9 +94,11 @@ LOCATION_CMDS = frozenset((UL, ULR, UECM_REG))
 """Requests that register a serving node at home (where steering answers and old nodes are cancelled)."""
 RESPONDER_KIND = {AIR: "hss", ULR: "hss", PUR: "hss", SAI: "hlr", UL: "hlr", UGL: "hlr", PURGE_MS: "hlr",
                   SRI_SM: "hlr", RSDS: "hlr", AUTH: "ausf", CONFIRM: "ausf", UECM_REG: "udm", SDM_GET: "udm",
-                  SDM_SUB: "udm", UECM_UPDATE: "udm"}
+                  SDM_SUB: "udm", SDM_UNSUB: "udm", UECM_UPDATE: "udm"}
 CANCEL_BY_KIND = {"mme": CLR, "vlr": CL, "sgsn": CL, "amf": DEREG_NOTIFY}
-PURGE_BY_KIND = {"mme": PUR, "vlr": PURGE_MS, "sgsn": PURGE_MS, "amf": UECM_UPDATE}
+PURGE_BY_KIND = {"mme": PUR, "vlr": PURGE_MS, "sgsn": PURGE_MS, "amf": SDM_UNSUB}
+"""First request of a purge; a 5G AMF unsubscribes from the UDM's data, then marks the UE purged
+(Nudm_UECM_Update with purgeFlag, TS 23.502 §4.2.2.3.2 steps 9-10 and the open5gs release flow)."""
 IDR_BY_KIND = {"mme": IDR, "vlr": ISD}
 HOME_FOR_KIND = {"mme": "hss", "vlr": "hlr", "sgsn": "hlr", "amf": "udm"}
 ABSENT_SUBSCRIBER_SM = 6
@@ -877,6 +880,9 @@ class Engine:
         if proc.network:
             if proc.kind == P_SMS_MT:
                 self.sms_mt_step(t, proc, txn, code, ok)
+                return
+            if cmd == SDM_UNSUB and ok:
+                self.send_home(t, proc, UECM_UPDATE, txn.origin)
                 return
             self.close(proc, t, OUT["success"] if ok else OUT["rejected"], 0, code, exp)
             return

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -49,7 +49,7 @@ from roamsim.sinks.pcap.diameter_s6a import BY_NAME
 from roamsim.sinks.pcap.emit_s6a import S6aSctpEmitter
 from roamsim.sinks.pcap.pcapng import PcapngWriter
 from roamsim.version import __version__
-from roamsim.world.model import World, compile_world
+from roamsim.world.model import BORDER, World, compile_world
 
 DIAMETER = "diameter"
 """The protocol this writer emits (S6a); the other generations' rows are left to their emitters."""
@@ -62,7 +62,7 @@ BATCH_ROWS = 131_072
 
 _COLUMNS = [
     "time", "command_code", "is_request", "txn_id", "e2e_id", "procedure_id", "imsi", "home_plmn",
-    "visited_plmn", "origin", "destination", "hop", "result_code", "experimental_result_code", "protocol",
+    "visited_plmn", "origin", "destination", "hop", "result_code", "experimental_result_code", "protocol", "message",
 ]
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -141,6 +141,23 @@ def _dict_codes(col: pa.ChunkedArray, lookup: dict[str, int], what: str) -> np.n
         table = np.array([lookup[w] for w in words], dtype=np.int32)
         parts.append(table[idx.astype(np.int64)] if len(idx) else np.empty(0, np.int32))
     return np.concatenate(parts) if parts else np.empty(0, np.int32)
+
+
+def _dict_words(col: pa.ChunkedArray) -> set[str]:
+    """The distinct strings of a dictionary column."""
+    words: set[str] = set()
+    for chunk in col.chunks:
+        values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else pc.unique(chunk)
+        words.update(str(w) for w in values.to_pylist())
+    return words
+
+
+def _emitter_name(message: str) -> str:
+    """A records message name as the emitters name it (GTP drops "Request" / "Response": ``is_request`` tells)."""
+    for suffix in ("Request", "Response"):
+        if message.endswith(suffix) and message[0].isupper() and "_" not in message:
+            return message[: -len(suffix)]
+    return message
 
 
 def _int_col(col: pa.ChunkedArray, null: int = 0) -> np.ndarray:
@@ -274,14 +291,19 @@ def _take(c: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_rows: int = CHUNK_ROWS,
-                       batch_rows: int = BATCH_ROWS) -> Iterator[dict[str, np.ndarray]]:
-    """The selected message rows as column chunks, in global time order (ties keep file order).
+                       batch_rows: int = BATCH_ROWS, protocol: str = DIAMETER,
+                       names: Sequence[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """The selected message rows of one protocol as column chunks, in global time order (ties keep file order).
 
-    Columns: ``time``, ``msg`` (index into :data:`MESSAGE_NAMES`), ``is_request``,
-    ``txn_id``, ``e2e_id``, ``procedure_id``, ``imsi``, ``origin`` and
-    ``destination`` (world element indices), ``hop``, ``rc``, ``exp``,
-    ``txn_origin``, ``txn_responder``, ``retrans``, ``initial``.
+    Columns: ``time``, ``msg`` (index into ``names``, the emitter's message names; for
+    Diameter :data:`MESSAGE_NAMES`), ``is_request``, ``txn_id``, ``e2e_id``,
+    ``procedure_id``, ``imsi``, ``origin`` and ``destination`` (world element
+    indices), ``hop``, ``rc`` (0 on requests), ``exp``, ``txn_origin``,
+    ``txn_responder``, ``retrans``, ``initial``, ``home_op``, ``visited_op``.
     """
+    if protocol != DIAMETER and names is None:
+        raise ValueError(f"message names are needed for protocol {protocol!r}")
+    name_index = {n: i for i, n in enumerate(names or ())}
     elem_index = {n: i for i, n in enumerate(world.element_names)}
     op_index = {p: i for i, p in enumerate(world.op_plmn)}
     txn_ids, txn_orig, txn_resp, txn_retr = _txn_lookup(run_dir, sel, elem_index, op_index)
@@ -290,7 +312,9 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
     code_req = np.full((1024, 2), -1, dtype=np.int16)
     for (cmd, req), i in msg_index.items():
         code_req[cmd, int(req)] = i
-    dea_of = np.asarray(world.op_dea, dtype=np.int32)
+    border = BORDER.get(protocol)
+    border_of = None if border is None else np.asarray([e[border] for e in world.op_elem], dtype=np.int32)
+    elem_op = np.asarray(world.element_op, dtype=np.int32)
     ipx = world.ipx
 
     pf = pq.ParquetFile(run_dir / "messages.parquet")
@@ -313,7 +337,7 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
         visited = _dict_codes(t["visited_plmn"], op_index, "PLMN")
         keep = sel.roamer_mask(imsi, _dict_codes(t["home_plmn"], op_index, "PLMN"), visited,
                                _int_col(t["procedure_id"]))
-        keep &= pc.equal(t["protocol"].cast(pa.string()), DIAMETER).to_numpy(zero_copy_only=False)
+        keep &= pc.equal(t["protocol"].cast(pa.string()), protocol).to_numpy(zero_copy_only=False)
         if sel.start is not None:
             keep &= time >= sel.start
         if sel.end is not None:
@@ -321,8 +345,12 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
         origin = _dict_codes(t["origin"], elem_index, "element")
         dest = _dict_codes(t["destination"], elem_index, "element")
         if sel.capture_point == "interconnect":
-            vdea = dea_of[visited]
-            keep &= ((origin == vdea) & (dest == ipx)) | ((origin == ipx) & (dest == vdea))
+            if border_of is None:
+                # GTP crosses the IPX as plain IP: the interconnect is every hop between two operators.
+                keep &= elem_op[origin] != elem_op[dest]
+            else:
+                vb = border_of[visited]
+                keep &= ((origin == vb) & (dest == ipx)) | ((origin == ipx) & (dest == vb))
         idx = np.nonzero(keep)[0]
         is_req = _int_col(t["is_request"])[idx].astype(bool)
         code = _int_col(t["command_code"])[idx]
@@ -336,9 +364,15 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
         ap = np.searchsorted(attach, proc)
         initial = (ap < attach.shape[0]) & (attach[np.minimum(ap, max(attach.shape[0] - 1, 0))] == proc) \
             if attach.size else np.zeros(proc.shape[0], dtype=bool)
-        msg = code_req[code, is_req.astype(np.int64)]
-        if (msg < 0).any():
-            raise ValueError(f"unknown S6a command code {int(code[msg < 0][0])}")
+        if protocol == DIAMETER:
+            msg = code_req[code, is_req.astype(np.int64)]
+            if (msg < 0).any():
+                raise ValueError(f"unknown S6a command code {int(code[msg < 0][0])}")
+        else:
+            lookup = {m: name_index.get(_emitter_name(m), -1) for m in _dict_words(t["message"])}
+            msg = _dict_codes(t["message"], lookup, "message")[idx]
+            if (msg < 0).any():
+                raise ValueError(f"a {protocol} message in the records has no packet encoding")
         rows = {
             "time": time[idx], "msg": msg, "is_request": is_req, "txn_id": txn,
             "e2e_id": _int_col(t["e2e_id"])[idx], "procedure_id": proc, "imsi": imsi[idx],
@@ -348,6 +382,8 @@ def iter_selected_rows(run_dir: Path, world: World, sel: Selection, *, chunk_row
             "txn_responder": txn_resp[pos_c] if txn.size else np.empty(0, np.int16),
             "retrans": txn_retr[pos_c] if txn.size else np.empty(0, np.int8),
             "initial": initial,
+            "home_op": _dict_codes(t["home_plmn"], op_index, "PLMN")[idx].astype(np.int16),
+            "visited_op": visited[idx].astype(np.int16),
         }
         pending = rows if pending is None else {k: np.concatenate((pending[k], rows[k])) for k in rows}
         del rows, t
@@ -387,8 +423,13 @@ def write_capture(
     sample_seed: int | None = None,
     capture_point: CapturePoint = "interconnect",
     watchdogs: bool | None = None,
+    protocol: str = DIAMETER,
 ) -> CaptureSummary:
-    """Write the S6a signalling of a finished run as a pcapng file.
+    """Write one protocol's signalling of a finished run as a pcapng file (S6a by default).
+
+    ``protocol``: ``diameter`` (S6a over SCTP), ``MAP`` (MAP/TCAP/SCCP/M3UA over
+    SCTP), ``SBI`` (5G SBI as HTTP/2 over TCP) or ``GTPv2`` (GTPv2-C over UDP);
+    :data:`CAPTURE_FILES` names the file each one gets in a run directory.
 
     ``imsi``: one or more IMSIs. ``home`` / ``visited``: PLMNs (``"214-01"``) or
     operator ids. ``procedure``: procedure ids, or procedure types
@@ -453,10 +494,62 @@ def write_capture(
             application=f"roamsim {__version__}")
         writer.name_resolution(
             (e.ipv4, [e.host]) for e in (addressing.element(n) for n in world.element_names))
-        emitter = S6aSctpEmitter(writer, world, addressing, watchdogs=watchdogs)
-        for chunk in iter_selected_rows(run, world, sel):
-            emitter.emit(chunk)
-        writer.flush()
+        if protocol == DIAMETER:
+            s6a = S6aSctpEmitter(writer, world, addressing, watchdogs=watchdogs)
+            for chunk in iter_selected_rows(run, world, sel):
+                s6a.emit(chunk)
+            writer.flush()
+            emitted: _Emitter = s6a
+            exchanges = s6a.watchdog_exchanges
+        else:
+            emitter, names = _emitter_for(protocol, writer, addressing, world, watchdogs=watchdogs)
+            for chunk in iter_selected_rows(run, world, sel, protocol=protocol, names=names):
+                emitter.emit(chunk)
+            writer.flush()
+            emitted, exchanges = emitter, 0
     os.replace(part, out)
-    return CaptureSummary(out, run_id, writer.packets, emitter.messages, writer.interfaces, emitter.first_time,
-                          emitter.last_time if emitter.messages else None, emitter.watchdog_exchanges)
+    return CaptureSummary(out, run_id, writer.packets, emitted.messages, writer.interfaces, emitted.first_time,
+                          emitted.last_time if emitted.messages else None, exchanges)
+
+
+CAPTURE_FILES: dict[str, str] = {DIAMETER: "s6a.pcapng", "MAP": "map.pcapng", "SBI": "sbi.pcapng",
+                                 "GTPv2": "gtp.pcapng"}
+"""Protocol → capture file name in a run directory's ``traces/``."""
+
+
+class _Emitter(Protocol):
+    @property
+    def messages(self) -> int: ...
+
+    @property
+    def first_time(self) -> int | None: ...
+
+    @property
+    def last_time(self) -> int | None: ...
+
+    def emit(self, c: dict[str, np.ndarray]) -> None: ...
+
+
+def _emitter_for(protocol: str, writer: PcapngWriter, addressing: Addressing, world: World, *, watchdogs: bool
+                 ) -> tuple[_Emitter, Sequence[str]]:
+    """The emitter of a protocol other than S6a, and its message names."""
+    args = (writer, addressing, world.element_names, world.op_ids, world.op_country)
+    if protocol == "MAP":
+        from roamsim.sinks.pcap import emit_map
+        return emit_map.MapEmitter(*args), emit_map.MESSAGE_NAMES
+    if protocol == "SBI":
+        from roamsim.sinks.pcap import emit_sbi
+        return emit_sbi.SbiEmitter(*args), emit_sbi.MESSAGE_NAMES
+    if protocol == "GTPv2":
+        from roamsim.sinks.pcap import emit_gtp, gtpv2
+        return emit_gtp.GtpEmitter(*args, watchdogs=watchdogs), gtpv2.MESSAGE_NAMES
+    raise ValueError(f"no packet traces for protocol {protocol!r}: expected one of {', '.join(CAPTURE_FILES)}")
+
+
+def protocols_in(run_dir: str | Path) -> list[str]:
+    """The protocols a run's messages.parquet holds, in :data:`CAPTURE_FILES` order."""
+    pf = pq.ParquetFile(Path(run_dir) / "messages.parquet")
+    found: set[str] = set()
+    for g in range(pf.num_row_groups):
+        found |= _dict_words(pf.read_row_group(g, columns=["protocol"])["protocol"])
+    return [p for p in CAPTURE_FILES if p in found]
