@@ -80,6 +80,7 @@ IFACE = list(cat.INTERFACE_INDEX)
 BORDER_OF = [BORDER.get(c.protocol) for c in cat.CATALOGUE]
 IF_GR, IF_S5, IF_S8 = cat.INTERFACES.index("Gr"), cat.INTERFACES.index("S5"), cat.INTERFACES.index("S8")
 IS_DIAMETER = [c.protocol == cat.DIAMETER for c in cat.CATALOGUE]
+IS_MAP = [c.protocol == cat.MAP for c in cat.CATALOGUE]
 
 R2G, R3G, R4G, R5G = range(4)
 NODE_KIND = ("vlr", "vlr", "mme", "amf")
@@ -250,10 +251,17 @@ class Engine:
 
         self.path_latency = world.path_latency_ns  # grows as paths are made
         self.path_cum = world.path_cum_ns
+        self.path_hops = world.path_hops
+        self.is_sgsn = [k == "sgsn" for k in world.element_kind]
+        self.server_of = [[e.get(RESPONDER_KIND[c], -1) if c in RESPONDER_KIND else -1 for e in world.op_elem]
+                          for c in range(len(cat.CATALOGUE))]
+        """Command → home operator → the element that answers it (HSS, HLR, AUSF, UDM), or -1."""
         self.paths: dict[int, int] = {}  # (origin << 21 | responder << 1 | from_home) → path id
         self.op_hss = world.op_hss
         self.steered_homes = [any(h == home for home, _ in world.steering) for h in range(len(world.op_ids))]
-        self.rat_table: dict[tuple[int, int, int], int] = {}
+        n_ops = len(world.op_ids)
+        self.rat_tab = [[[world.rat_for(d, h, v) for v in range(n_ops)] for h in range(n_ops)] for d in range(4)]
+        """Best device RAT → home → visited → the RAT used there (-1: none), from :meth:`World.rat_for`."""
         self.heap: list[tuple[int, int, int, object]] = []
         self.seq = 0
         self.next_txn = 0
@@ -496,11 +504,7 @@ class Engine:
 
     def rat_on(self, r: int, v: int) -> int:
         """The RAT roamer ``r`` uses on network ``v`` (-1: none in common)."""
-        key = (self.device[r], self.home[r], v)
-        rat = self.rat_table.get(key)
-        if rat is None:
-            rat = self.rat_table[key] = self.w.rat_for(*key)
-        return rat
+        return self.rat_tab[self.device[r]][self.home[r]][v]
 
     def pick_network(self, t: int, r: int, avoid: int = -1) -> int:
         """The PLMN an automatic-mode UE selects (TS 23.122 §4.4.3.1.1), or -1 if none.
@@ -663,7 +667,7 @@ class Engine:
         tid = self.next_txn
         ipx = int(self.path_latency[path] * proc.draws.jitter())
         iface = IFACE[cmd]
-        if iface != IF_GR and (self.w.element_kind[origin] == "sgsn" or self.w.element_kind[responder] == "sgsn"):
+        if IS_MAP[cmd] and (self.is_sgsn[origin] or self.is_sgsn[responder]):
             iface = IF_GR
         return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx, iface)
 
@@ -671,7 +675,7 @@ class Engine:
         """A serving node sends a request to the roamer's home subscriber server (steering may answer at
         the home border agent)."""
         h = proc.home
-        server = self.w.op_elem[h][RESPONDER_KIND[cmd]]
+        server = self.server_of[cmd][h]
         path = self.path_to(origin, server, cmd, False)
         txn = self.new_txn(proc, cmd, path, origin, server, t, retry, e2e)
         cum = self.path_cum[path]
@@ -749,7 +753,7 @@ class Engine:
         t_node = t + self.path_cum[path][-1] + txn.ipx_fwd
         if cmd in (CLR, CL, DEREG_NOTIFY) and self.mme_ctx[proc.r] == target:
             self.mme_ctx[proc.r] = -1
-        return self.answer(txn, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, SUCCESS[cmd], False, 0,
+        return self.answer(txn, t_node + NODE_PROCESSING_NS, self.path_hops[path], SUCCESS[cmd], False, 0,
                            0, schedule=False)
 
     def cancel(self, t: int, r: int, node: int, trig: int, rat: int) -> None:
@@ -779,11 +783,11 @@ class Engine:
                     (dia.AUTHENTICATION_DATA_UNAVAILABLE, True) if cmd == AIR else (dia.UNABLE_TO_DELIVER, False))
             else:
                 code, exp = cat.BUSY[proto]
-            self.answer(txn, t, len(self.path_cum[txn.path]) - 1, code, exp, 0, 0)
+            self.answer(txn, t, self.path_hops[txn.path], code, exp, 0, 0)
             return
         service = int(self.service[h][self.cohort[r]]())
         start = self.queues[h].admit(t, service)
-        hops = len(self.path_cum[txn.path]) - 1
+        hops = self.path_hops[txn.path]
         if start < 0:
             code, exp = cat.BUSY[proto]
             self.answer(txn, t, hops, code, exp, 0, 0)
@@ -847,7 +851,7 @@ class Engine:
 
     def lost(self, txn: Txn) -> None:
         """A request that gets no answer: the origin times out."""
-        self.rec.transaction(txn, -1, 0, False, True, False, 0, 0, len(self.path_cum[txn.path]) - 1, -1)
+        self.rec.transaction(txn, -1, 0, False, True, False, 0, 0, self.path_hops[txn.path], -1)
         self.push(txn.t_req + self.cmd_timeout[txn.cmd], K_TIMEOUT, txn)
 
     def on_timeout(self, t: int, txn: Txn) -> None:
@@ -956,7 +960,7 @@ class Engine:
         proc.mme = origin
         proc.peer = target
         t_node = t + self.path_cum[path][-1] + txn.ipx_fwd
-        t_ans = self.answer(txn, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, SUCCESS[cmd], False, 0,
+        t_ans = self.answer(txn, t_node + NODE_PROCESSING_NS, self.path_hops[path], SUCCESS[cmd], False, 0,
                             0, schedule=False)
         self.close(proc, t_ans, OUT["success"], 0, SUCCESS[cmd], False)
 
@@ -1024,7 +1028,7 @@ class Engine:
             t_node = t + self.path_cum[path][-1] + fsm.ipx_fwd
             absent = self.state[r] != REGISTERED or self.hss_mme[r] < 0
             rc = ABSENT_SUBSCRIBER_SM if absent else SUCCESS[MT_FSM]
-            t_ans = self.answer(fsm, t_node + NODE_PROCESSING_NS, len(self.path_cum[path]) - 1, rc, False, 0, 0,
+            t_ans = self.answer(fsm, t_node + NODE_PROCESSING_NS, self.path_hops[path], rc, False, 0, 0,
                                 schedule=False)
             if absent:
                 # The SMSC reports the failed delivery; the HLR sets the message-waiting flag (TS 23.040 §10.2).
@@ -1032,7 +1036,7 @@ class Engine:
                 rpath = self.path_to(proc.x, hlr, RSDS, False)
                 rsds = self.new_txn(proc, RSDS, rpath, proc.x, hlr, t_ans, 0)
                 t_rs = self.answer(rsds, t_ans + self.path_cum[rpath][-1] + rsds.ipx_fwd + NODE_PROCESSING_NS,
-                                   len(self.path_cum[rpath]) - 1, SUCCESS[RSDS], False, 0, 0, schedule=False)
+                                   self.path_hops[rpath], SUCCESS[RSDS], False, 0, 0, schedule=False)
                 self.mwd.add(r)
                 self.close(proc, t_rs, OUT["rejected"], 0, ABSENT_SUBSCRIBER_SM, False)
             else:

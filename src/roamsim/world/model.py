@@ -100,6 +100,8 @@ class World:
     path_ipx_hop: list[int] = field(default_factory=list)
     path_cum_ns: list[tuple[int, ...]] = field(default_factory=list)
     """Per path: cumulative fixed delay from the origin to each element of the path."""
+    path_hops: list[int] = field(default_factory=list)
+    """Per path: its number of hops."""
 
     def path(self, origin: int, responder: int, border: str | None = "dea", from_home: bool | None = None) -> int:
         """The path id from ``origin`` to ``responder``, made on first use.
@@ -138,11 +140,9 @@ class World:
         self.path_latency_ns.append(latency)
         self.path_ipx_hop.append(long_haul)
         self.path_cum_ns.append(tuple(cum))
+        self.path_hops.append(len(elems) - 1)
         return pid
 
-    def hops(self, path: int) -> int:
-        """Hops of a path."""
-        return len(self.path_elements[path]) - 1
 
     def rat_for(self, device_max: int, home: int, visited: int) -> int:
         """The RAT a device whose best RAT is ``device_max`` uses on ``visited`` (index into :data:`RAT_ORDER`),
