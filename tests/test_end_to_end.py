@@ -35,7 +35,7 @@ def test_quickstart_end_to_end_with_capture(tmp_path: Path) -> None:
     out = tmp_path / "qs"
     res = roamsim("run", str(EXAMPLES / "quickstart.yaml"), "-o", str(out), "--pcap")
     assert res.returncode == 0, res.stderr
-    assert "run complete" in res.stdout and "attach success" in res.stdout
+    assert "run complete" in res.stdout and "registration success" in res.stdout
     assert "Traceback" not in res.stderr
     kpis = check_run(out, 4000)
     overall = kpis["overall"]

@@ -2,18 +2,25 @@
 
 Definitions (domain notes §6.1; GSMA IR.42 for the success ratios):
 
-- *attach success ratio*: successful attach attempts / attach attempts that
-  ended (aborted attempts excluded); *first-attempt*: the same over attempts
-  whose attempt counter was 1.
+- *attach success ratio* (the ``attach`` views): successful initial
+  registration attempts (4G attach, 2G/3G location update, 5G registration) /
+  those that ended (aborted attempts excluded); *first-attempt*: the same over
+  attempts whose attempt counter was 1. ``per_rat`` splits them by RAT.
 - *registration episode*: the attach attempts from one trigger (arrival, power
   on, border crossing, network change) until success; *eventual success* is the
   share of episodes that registered, *attach delay* the time from the
-  episode's first attempt to its successful ULA. Per partner pair, an episode
+  episode's first attempt to its success (ULA, UpdateLocation result, or the
+  last Nudm answer). Per partner pair, an episode
   counts for the network of its first attempt.
 - *TPS*: requests per second received by an element, or carried by a link
   (both directions), in one-second bins of simulated time.
 - *inbound/outbound roamers per day*: distinct IMSIs with a successful
-  registration (attach or TAU) in a visited network / of a home network, per UTC day.
+  registration (initial or update, any RAT) in a visited network / of a home network, per UTC day.
+- *per RAT*: registration attempts, success and latency; data-session set-up
+  (Create Session / Nsmf create, or a recorded session without roaming
+  signalling) success and latency; MT SMS delivered at the first try (an
+  absent subscriber counts as not delivered; the later alert-triggered
+  delivery is its own attempt); MO SMS success.
 - *steering*: share of steered-policy roamers whose first registration in the
   country was on a preferred partner; steering rejects per steered roamer; extra
   signalling = transactions of attach attempts rejected by steering; attach delay
@@ -385,7 +392,8 @@ def headline(k: dict[str, Any]) -> list[str]:
     o = k["overall"]
     a, reg = o["attach"], o["registration"]
     lines = [
-        f"attach success {_pct_text(a['success_ratio'])} (first attempt {_pct_text(a['first_attempt_success_ratio'])}, "
+        f"registration success (attach, location update, 5G registration) {_pct_text(a['success_ratio'])} "
+        f"(first attempt {_pct_text(a['first_attempt_success_ratio'])}, "
         f"excluding steering {_pct_text(a['success_ratio_ex_steering'])}); registrations {reg['episodes']:,}, "
         f"eventual success {_pct_text(reg['eventual_success_ratio'])}, "
         f"delay p50 {_ms_text(reg['attach_delay']['p50_ms'])} p95 {_ms_text(reg['attach_delay']['p95_ms'])}",
