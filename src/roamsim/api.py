@@ -118,22 +118,15 @@ class RunObserver(Protocol):
     def run_finished(self, end: RunEnd) -> None: ...
 
 
-class _ObservedWriter:
-    """A Parquet writer of the event log that also hands each table it writes to the run's observers."""
+def _hand_to(observers: Sequence[RunObserver]) -> Callable[[str, pa.Table], None]:
+    """A table observer of the event log that hands each record batch to the run's observers."""
 
-    def __init__(self, writer: Any, kind: str, observers: Sequence[RunObserver]) -> None:
-        self._writer = writer
-        self._kind = kind
-        self._observers = observers
-
-    def write_table(self, table: pa.Table) -> None:
-        self._writer.write_table(table)
+    def observe(kind: str, table: pa.Table) -> None:
         for batch in table.to_batches():
-            for o in self._observers:
-                o.record_batch(self._kind, batch)
+            for o in observers:
+                o.record_batch(kind, batch)
 
-    def close(self) -> Any:
-        return self._writer.close()
+    return observe
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -240,7 +233,7 @@ def simulate(
             watchers.append(registry)
     if watchers:
         # Observers see each table the event log writes, on its writer thread, as it writes it.
-        sink._writers = {k: _ObservedWriter(w, k, watchers) for k, w in sink._writers.items()}
+        sink.table_observers.append(_hand_to(watchers))
         start = RunStart(manifest["run_id"], scenario.name, __version__, t0, scenario.window.duration, out)
         for o in watchers:
             o.run_started(start)

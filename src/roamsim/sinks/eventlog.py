@@ -67,7 +67,14 @@ class ParquetSink:
         self._plmn_names = list(world.op_plmn)
         self._elements = list(world.element_names)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet")
+        self.table_observers: list[Callable[[str, pa.Table], None]] = []
+        """Called with (file name, table) after each table is written, on the writer thread, in write order."""
         self._pending: list[Future[None]] = []
+
+    def _write(self, name: str, table: pa.Table) -> None:
+        self._writers[name].write_table(table)
+        for observe in self.table_observers:
+            observe(name, table)
 
     def _submit(self, fn: Callable[..., None], *args: object) -> None:
         while len(self._pending) >= MAX_PENDING:
@@ -123,7 +130,7 @@ class ParquetSink:
             pa.array(c["queue_wait_ns"]),
             pa.array(c["service_ns"]),
         ], schema=rs.TRANSACTIONS)
-        self._writers["transactions"].write_table(table)
+        self._write("transactions", table)
         self._messages(c, pe, pcum, ipx_hop, imsi, answered, exp)
 
     def _messages(self, c: dict[str, np.ndarray], pe: np.ndarray, pcum: np.ndarray, ipx_hop: np.ndarray,
@@ -187,7 +194,7 @@ class ParquetSink:
             _nullable(rc, is_req | ~e),
         ], schema=rs.MESSAGES)
         self.messages += table.num_rows
-        self._writers["messages"].write_table(table)
+        self._write("messages", table)
 
     # -- procedures ------------------------------------------------------------
     def _procedures(self, c: dict[str, np.ndarray]) -> None:
@@ -211,7 +218,7 @@ class ParquetSink:
             pa.array(c["attempt"].astype(np.int16)),
             pa.array(c["steered"].astype(bool)),
         ], schema=rs.PROCEDURES)
-        self._writers["procedures"].write_table(table)
+        self._write("procedures", table)
 
     def _sessions(self, c: dict[str, np.ndarray]) -> None:
         r = c["roamer"]
@@ -233,7 +240,7 @@ class ParquetSink:
             pa.array(c["bytes_uplink"]),
             pa.array(c["bytes_downlink"]),
         ], schema=rs.SESSIONS)
-        self._writers["sessions"].write_table(table)
+        self._write("sessions", table)
 
     def close(self) -> None:
         """Finish queued batches, write every footer, then rename the files to their final names.
