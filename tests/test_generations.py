@@ -8,6 +8,7 @@ and run each procedure in its 3GPP order (domain notes §1.1-§1.4).
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -359,3 +360,22 @@ def test_kpis_have_per_rat_views_that_match_the_records(sim: Run) -> None:
         assert k["per_rat"][rat]["data_sessions"]["attempts"] == int(ses.sum()) > 0
     vol = k["data_volume"]
     assert sum(v["sessions"] for v in vol.values()) == sim.sessions["session_id"].size
+
+
+def test_answer_timeouts_are_per_protocol(tmp_path: Path) -> None:
+    data = copy.deepcopy(SCENARIO)
+    for c in data["cohorts"]:
+        c["roamers"] = 150
+    data["timeouts"] = {"map": "40ms", "sbi": "10s", "gtp": "3s"}
+    run(data, tmp_path / "run")
+    tx = read(tmp_path / "run", "transactions")
+    answered = tx["answer_time"] >= 0
+    rtt = tx["answer_time"] - tx["request_time"]
+    for protocol, limit_ms in (("MAP", 40), ("SBI", 10_000), ("GTPv2", 3_000), ("diameter", 3_000)):
+        m = (tx["protocol"] == protocol) & answered
+        np.testing.assert_array_equal(tx["timed_out"][m], rtt[m] > limit_ms * 1_000_000)
+    # 40 ms is shorter than a MAP round trip across the IPX: MAP location updates time out and are retransmitted.
+    assert (tx["timed_out"] & (tx["protocol"] == "MAP")).sum() > 10
+    assert ((tx["protocol"] == "MAP") & (tx["retransmission"] > 0)).any()
+    p = read(tmp_path / "run", "procedures")
+    assert ((p["type"] == "location_update") & (p["outcome"] == "timeout") & (p["emm_cause"] == 17)).any()

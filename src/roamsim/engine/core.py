@@ -106,12 +106,6 @@ ABSENT_SUBSCRIBER_SM = 6
 """MAP absentSubscriberSM (TS 29.002 §17.6.6)."""
 NODE_PROCESSING_NS = 2_000_000
 """Time a serving node, PGW, SMF or SMSC takes to answer [est; domain notes §2.2 give 1-10 ms for non-HSS nodes]."""
-MAP_TIMEOUT_NS = 15 * 1_000_000_000
-"""MAP operation timer for location management and SMS (TS 29.002 §17.1.2: medium, 15-30 s)."""
-SBI_TIMEOUT_NS = 10 * 1_000_000_000
-"""SBI client answer timeout (no 3GPP value; open5gs' default client wait, domain notes §1.3)."""
-GTP_TIMEOUT_NS = 3 * 1_000_000_000
-"""GTPv2-C T3 × N3 answer budget (domain notes §1.5: T3 = 2.5-3 s)."""
 
 HPPLMN_T_NS = 60 * 60 * 1_000_000_000
 """TS 23.122 §4.4.3.3.1 default HPPLMN search period T; #42 bars a PLMN for 2T (TS 24.301 §5.5.1.2.5)."""
@@ -208,8 +202,8 @@ class Engine:
         self.welcome = [op.welcome_sms for op in s.operators]
 
         self.timeout = s.diameter.answer_timeout
-        self.timeouts = {cat.DIAMETER: s.diameter.answer_timeout, cat.MAP: MAP_TIMEOUT_NS, cat.SBI: SBI_TIMEOUT_NS,
-                         cat.GTPV2: GTP_TIMEOUT_NS}
+        self.timeouts = {cat.DIAMETER: s.diameter.answer_timeout, cat.MAP: s.timeouts.map, cat.SBI: s.timeouts.sbi,
+                         cat.GTPV2: s.timeouts.gtp}
         self.cmd_timeout = [self.timeouts[c.protocol] for c in cat.CATALOGUE]
         self.retransmissions = s.diameter.retransmissions
         ue = s.ue

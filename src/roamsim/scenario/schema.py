@@ -357,6 +357,14 @@ class DiameterTimers(_Model):
     retransmissions: int = Field(1, ge=0, le=5)
 
 
+class AnswerTimeouts(_Model):
+    """Answer timeouts of the other protocols (the client gives up, then retransmits once like Diameter)."""
+
+    map: Duration = Field(15 * 1_000_000_000, description="MAP operation timer (TS 29.002 §17.1.2: medium, 15-30 s)")
+    sbi: Duration = Field(10 * 1_000_000_000, description="SBI client wait (no 3GPP value; open5gs uses 10 s)")
+    gtp: Duration = Field(3 * 1_000_000_000, description="GTPv2-C T3 × N3 budget (TS 29.274 §7.6; 3 s)")
+
+
 class Window(_Model):
     start: datetime
     duration: Duration
@@ -387,3 +395,4 @@ class Scenario(_Model):
     cohorts: list[Cohort] = Field(min_length=1)
     ue: UeTimers = Field(default_factory=UeTimers)
     diameter: DiameterTimers = Field(default_factory=DiameterTimers)
+    timeouts: AnswerTimeouts = Field(default_factory=AnswerTimeouts)
