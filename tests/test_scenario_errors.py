@@ -78,6 +78,16 @@ class Case:
 
 
 CASES = [
+    Case("unknown-rat-in-agreement", "rats: [4G], data: home-routed", "rats: [4G, 6G], data: home-routed",
+         "agreements[0].rats[1]", ("'6G'", "'2G', '3G', '4G' or '5G'")),
+    Case("device-weights-negative", "    stay: {lognormal: {median: 5d, p99: 14d}}",
+         "    stay: {lognormal: {median: 5d, p99: 14d}}\n    devices: {5G: -1}", "cohorts[0].devices",
+         ("{'5G': -1}", "non-negative weight with a positive total")),
+    Case("usage-bad-size", "    stay: {uniform: {low: 1d, high: 3d}}",
+         "    stay: {uniform: {low: 1d, high: 3d}}\n    usage: {data_per_day: 3 apples}",
+         "cohorts[1].usage.data_per_day", ("'3 apples'", "a data size with a unit")),
+    Case("timeout-bare-number", "seed: 42\n", "seed: 42\ntimeouts: {map: 15}\n", "timeouts.map",
+         ("bare number is ambiguous", "a duration with a unit")),
     Case("unknown-top-level-key", "seed: 42\n", "seed: 42\nseeds: 7\n", "seeds",
          ("unknown key 'seeds'", "expected one of: name, seed, window")),
     Case("unknown-nested-key", "    stay: {lognormal: {median: 5d, p99: 14d}}",
