@@ -89,9 +89,9 @@ ci-container: container
 
 # --- security scans -----------------------------------------------------------
 # Not scanned: build outputs, venvs, caches, and the golden packet hex dumps of
-# generated Diameter messages (tests/test_pcap_golden.json: high-entropy hex
-# by nature, no secrets).
-DETECT_SECRETS_EXCLUDE := ^(\.git|\.venv[^/]*|build|dist|runs|test-artifacts|\.mypy_cache|\.ruff_cache|\.pytest_cache|\.hypothesis)/|\.egg-info/|(^|/)__pycache__/|^tests/test_pcap_golden\.json$$
+# generated messages (tests/test_pcap_golden.json and tests/test_pcap_<protocol>_golden.json:
+# high-entropy hex by nature, no secrets).
+DETECT_SECRETS_EXCLUDE := ^(\.git|\.venv[^/]*|build|dist|runs|test-artifacts|\.mypy_cache|\.ruff_cache|\.pytest_cache|\.hypothesis)/|\.egg-info/|(^|/)__pycache__/|^tests/test_pcap(_[a-z]+)?_golden\.json$$
 # Known fake credentials, allowed by exact value only: the S3 tests' dummy key
 # pair (tests/test_upload.py), which they check is never logged.
 DETECT_SECRETS_ALLOW := ^(roamsim-test-secret-never-print-me|AKIAROAMSIMTESTING01)$$
