@@ -41,138 +41,82 @@ import numpy as np
 
 from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
-from roamsim.engine.draws import Block, Draws
+from roamsim.engine import usage
+from roamsim.engine.base import (
+    ABSENT,
+    ABSENT_SUBSCRIBER_SM,
+    AIR,
+    BORDER_OF,
+    CANCEL_BY_KIND,
+    CL,
+    CLR,
+    DEREG_NOTIFY,
+    EMM_TIMEOUT_CAUSE,
+    GMM5_TIMEOUT_CAUSE,
+    HOME_FOR_KIND,
+    HPPLMN_T_NS,
+    IDR_BY_KIND,
+    IF_GR,
+    IFACE,
+    IS_DIAMETER,
+    IS_MAP,
+    ISD,
+    K_ANSWER,
+    K_HSS,
+    K_TIMEOUT,
+    K_TIMER,
+    LOCATION_CMDS,
+    NO_SERVICE,
+    NODE_KIND,
+    NODE_PROCESSING_NS,
+    OFF,
+    OUT,
+    P_ATTACH,
+    P_CANCEL,
+    P_GPRS_LU,
+    P_IDR,
+    P_LU,
+    P_MOB_REG,
+    P_PURGE,
+    P_REG,
+    P_SESSION,
+    P_SMS_MT,
+    P_TAU,
+    PROTO,
+    PUR,
+    PURGE_BY_KIND,
+    PURGE_MS,
+    R2G,
+    R3G,
+    R4G,
+    R5G,
+    REG_STEPS,
+    REG_TYPE,
+    REGISTERED,
+    RESPONDER_KIND,
+    RSDS,
+    SDM_GET,
+    SDM_UNSUB,
+    SEARCHING,
+    SRI_SM,
+    SUCCESS,
+    TRIG,
+    UECM_UPDATE,
+    UGL,
+    UL,
+    UPDATE_STEPS,
+    UPDATE_TYPE,
+    Proc,
+    Txn,
+    _service_sampler,
+)
+from roamsim.engine.draws import Draws
 from roamsim.engine.queue import ServerQueue
 from roamsim.population import build as pop
 from roamsim.population.build import Population, cohort_seed
 from roamsim.records.buffers import RecordBuffers
-from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
-from roamsim.scenario.distributions import Distribution
-from roamsim.scenario.schema import DataRouting, Scenario
-from roamsim.world.model import BORDER, DEA_INDEX, World
-
-# Event kinds on the heap.
-K_HSS = 0
-K_ANSWER = 1
-K_TIMEOUT = 2
-K_TIMER = 3
-
-# UE states.
-ABSENT, SEARCHING, REGISTERED, OFF, NO_SERVICE = range(5)
-
-(P_ATTACH, P_TAU, P_CANCEL, P_IDR, P_PURGE, P_LU, P_GPRS_LU, P_REG, P_MOB_REG, P_SESSION, P_SESSION_DEL,
- P_SMS_MT, P_SMS_MO, P_ALERT) = range(len(PROCEDURE_TYPES))
-TRIG = {name: i for i, name in enumerate(TRIGGERS)}
-OUT = {name: i for i, name in enumerate(OUTCOMES)}
-
-C = cat.cmd
-AIR, ULR, CLR, IDR, PUR = C("air"), C("ulr"), C("clr"), C("idr"), C("pur")
-SAI, UL, ISD, CL, UGL, PURGE_MS = C("sai"), C("ul"), C("isd"), C("cl"), C("ugl"), C("purge_ms")
-SRI_SM, MT_FSM, MO_FSM, RSDS, ASC = C("sri_sm"), C("mt_fsm"), C("mo_fsm"), C("rsds"), C("asc")
-AUTH, CONFIRM, UECM_REG, SDM_GET, SDM_SUB = C("ausf_auth"), C("ausf_confirm"), C("uecm_reg"), C("sdm_get"), C("sdm_sub")
-SDM_UNSUB = C("sdm_unsub")
-UECM_UPDATE, DEREG_NOTIFY = C("uecm_update"), C("uecm_dereg_notify")
-PDU_CREATE, PDU_RELEASE, CREATE, DELETE = C("pdu_create"), C("pdu_release"), C("create_session"), C("delete_session")
-
-PROTO = [c.protocol for c in cat.CATALOGUE]
-SUCCESS = [c.success for c in cat.CATALOGUE]
-IFACE = list(cat.INTERFACE_INDEX)
-BORDER_OF = [BORDER.get(c.protocol) for c in cat.CATALOGUE]
-IF_GR, IF_S5, IF_S8 = cat.INTERFACES.index("Gr"), cat.INTERFACES.index("S5"), cat.INTERFACES.index("S8")
-IS_DIAMETER = [c.protocol == cat.DIAMETER for c in cat.CATALOGUE]
-IS_MAP = [c.protocol == cat.MAP for c in cat.CATALOGUE]
-
-R2G, R3G, R4G, R5G = range(4)
-NODE_KIND = ("vlr", "vlr", "mme", "amf")
-"""Serving node of each RAT's mobility management."""
-REG_STEPS: tuple[tuple[int, ...], ...] = ((SAI, UL, UGL), (SAI, UL, UGL), (AIR, ULR),
-                                          (AUTH, CONFIRM, UECM_REG, SDM_GET, SDM_SUB))
-"""Home-network requests of an initial registration per RAT."""
-REG_TYPE = (P_LU, P_LU, P_ATTACH, P_REG)
-UPDATE_TYPE = (P_LU, P_LU, P_TAU, P_MOB_REG)
-UPDATE_STEPS: tuple[tuple[int, ...], ...] = ((UL,), (UL,), (ULR,), (UECM_REG,))
-LOCATION_CMDS = frozenset((UL, ULR, UECM_REG))
-"""Requests that register a serving node at home (where steering answers and old nodes are cancelled)."""
-RESPONDER_KIND = {AIR: "hss", ULR: "hss", PUR: "hss", SAI: "hlr", UL: "hlr", UGL: "hlr", PURGE_MS: "hlr",
-                  SRI_SM: "hlr", RSDS: "hlr", AUTH: "ausf", CONFIRM: "ausf", UECM_REG: "udm", SDM_GET: "udm",
-                  SDM_SUB: "udm", SDM_UNSUB: "udm", UECM_UPDATE: "udm"}
-CANCEL_BY_KIND = {"mme": CLR, "vlr": CL, "sgsn": CL, "amf": DEREG_NOTIFY}
-PURGE_BY_KIND = {"mme": PUR, "vlr": PURGE_MS, "sgsn": PURGE_MS, "amf": SDM_UNSUB}
-"""First request of a purge; a 5G AMF unsubscribes from the UDM's data, then marks the UE purged
-(Nudm_UECM_Update with purgeFlag, TS 23.502 §4.2.2.3.2 steps 9-10 and the open5gs release flow)."""
-IDR_BY_KIND = {"mme": IDR, "vlr": ISD}
-HOME_FOR_KIND = {"mme": "hss", "vlr": "hlr", "sgsn": "hlr", "amf": "udm"}
-ABSENT_SUBSCRIBER_SM = 6
-"""MAP absentSubscriberSM (TS 29.002 §17.6.6)."""
-NODE_PROCESSING_NS = 2_000_000
-"""Time a serving node, PGW, SMF or SMSC takes to answer [est; domain notes §2.2 give 1-10 ms for non-HSS nodes]."""
-
-HPPLMN_T_NS = 60 * 60 * 1_000_000_000
-"""TS 23.122 §4.4.3.3.1 default HPPLMN search period T; #42 bars a PLMN for 2T (TS 24.301 §5.5.1.2.5)."""
-MME_PROCESSING_NS = 1_000_000
-"""Time an MME takes to answer a CLR or IDR [est]."""
-EMM_TIMEOUT_CAUSE = 17
-"""Cause the MME sends when S6a gives no answer after retransmission (network failure)."""
-GMM5_TIMEOUT_CAUSE = 111
-"""5GMM cause when the home network does not answer (protocol error, unspecified; TS 24.501 §9.11.3.2)."""
-
-
-class Proc:
-    """One procedure attempt in flight."""
-
-    __slots__ = ("attempt", "corr", "draws", "home", "id", "kind", "mme", "network", "peer", "r", "rat", "sgsn",
-                 "sor", "start", "steered", "step", "steps", "trigger", "visited", "x")
-
-    def __init__(self, pid: int, kind: int, r: int, trigger: int, visited: int, mme: int, start: int,
-                 attempt: int, network: bool, home: int, draws: Draws, rat: int = R4G) -> None:
-        self.id = pid
-        self.home = home
-        self.draws = draws
-        self.kind = kind
-        self.r = r
-        self.trigger = trigger
-        self.visited = visited
-        self.mme = mme
-        self.start = start
-        self.attempt = attempt
-        self.network = network
-        self.steered = False
-        self.step = 0
-        self.rat = rat
-        self.steps: tuple[int, ...] = ()
-        self.sgsn = -1
-        self.sor = -1  # 5G SoR: the preferred partner the UE moves to after registering
-        self.x = 0  # per-type datum: session id, SMS centre
-        self.corr = -1  # a session's correlation id (its first transaction's): later messages reuse it
-        self.peer = -1  # a session's PGW or H-SMF
-
-
-class Txn:
-    """A Diameter request in flight, from its origin to the element that answers it."""
-
-    __slots__ = ("cmd", "e2e", "id", "iface", "ipx_fwd", "origin", "path", "proc", "responder", "retry", "t_req")
-
-    def __init__(self, tid: int, e2e: int, proc: Proc, cmd: int, path: int, origin: int, responder: int,
-                 t_req: int, retry: int, ipx_fwd: int, iface: int) -> None:
-        self.id = tid
-        self.e2e = e2e
-        self.proc = proc
-        self.cmd = cmd
-        self.path = path
-        self.origin = origin
-        self.responder = responder
-        self.t_req = t_req
-        self.retry = retry
-        self.ipx_fwd = ipx_fwd
-        self.iface = iface
-
-
-def _service_sampler(d: Distribution, rng: np.random.Generator) -> Callable[[], float]:
-    """Service times of ``d`` in ns, drawn in blocks from ``rng``."""
-    if d.kind == "fixed":
-        v = d.a
-        return lambda: v
-    return Block(rng, lambda g, n: np.maximum(d.sample(g, n), 0.0)).next
+from roamsim.scenario.schema import Scenario
+from roamsim.world.model import DEA_INDEX, World
 
 
 class Engine:
@@ -356,7 +300,7 @@ class Engine:
             self.select_and_attach(t, r, TRIG["arrival"])
         elif kind == pop.EV_LEG:
             self.abort(t, r)
-            self.end_sessions(t, r, TRIG["border_crossing"])
+            usage.end_sessions(self, t, r, TRIG["border_crossing"])
             self.country[r] = self.w.countries[param]
             self.reset_selection(r)
             self.net[r] = -1
@@ -367,7 +311,7 @@ class Engine:
             if st in (OFF, ABSENT):
                 return
             self.abort(t, r)
-            self.end_sessions(t, r, TRIG["power_off"])
+            usage.end_sessions(self, t, r, TRIG["power_off"])
             self.state[r] = OFF
             self.off_cycle[r] = param
             self.net[r] = -1
@@ -402,7 +346,7 @@ class Engine:
             if st == REGISTERED and self.cur[r] is None:
                 v = self.pick_network(t, r, avoid=self.net[r])
                 if v >= 0:
-                    self.end_sessions(t, r, TRIG["network_change"])
+                    usage.end_sessions(self, t, r, TRIG["network_change"])
                     self.net[r] = -1
                     self.state[r] = SEARCHING
                     self.start_attach(t, r, v, TRIG["network_change"])
@@ -416,7 +360,7 @@ class Engine:
                     self.close(proc, self.home_request(t, proc, cmd, target), OUT["success"], 0, SUCCESS[cmd], False)
         elif kind == pop.EV_DEPART:
             self.abort(t, r)
-            self.end_sessions(t, r, TRIG["return_home"])
+            usage.end_sessions(self, t, r, TRIG["return_home"])
             self.state[r] = ABSENT
             self.net[r] = -1
             self.country[r] = None
@@ -431,21 +375,21 @@ class Engine:
                 self.hlr_sgsn[r] = -1
         elif kind == pop.EV_SESSION_START:
             if st == REGISTERED and t < self.window:
-                self.start_session(t, r, param)
+                usage.start_session(self, t, r, param)
         elif kind == pop.EV_SESSION_END:
             found = self.sessions.get(r)
             if found is not None and param in found:
-                self.delete_session(t, r, found.pop(param), TRIG["data"])
+                usage.delete_session(self, t, r, found.pop(param), TRIG["data"])
         elif kind == pop.EV_SMS_MT:
             if st != ABSENT and t < self.window:
-                self.start_sms_mt(t, r, TRIG["sms"], -1)
+                usage.start_sms_mt(self, t, r, TRIG["sms"], -1)
         elif kind == pop.EV_SMS_MO and st == REGISTERED and t < self.window:
-            self.start_sms_mo(t, r)
+            usage.start_sms_mo(self, t, r)
 
     def on_timer(self, t: int, r: int, trig: int) -> None:
         if trig == TRIG["alert"]:
             if self.state[r] != ABSENT:
-                self.start_sms_mt(t, r, TRIG["alert"], -1)
+                usage.start_sms_mt(self, t, r, TRIG["alert"], -1)
             return
         if self.state[r] not in (SEARCHING, NO_SERVICE, REGISTERED):
             return
@@ -453,7 +397,7 @@ class Engine:
             # 5G SoR (TS 23.122 Annex C.2): the UE leaves for the preferred partner the UDM named.
             v = self.retry_net.get(r, -1)
             if self.state[r] == REGISTERED and self.cur[r] is None and v >= 0 and self.selectable(t, r, v):
-                self.end_sessions(t, r, TRIG["steering_of_roaming"])
+                usage.end_sessions(self, t, r, TRIG["steering_of_roaming"])
                 self.net[r] = -1
                 self.state[r] = SEARCHING
                 self.start_attach(t, r, v, trig)
@@ -645,7 +589,7 @@ class Engine:
             self.push(t + self.nas_delay, K_TIMER, (r, self.timer_epoch[r], TRIG["steering_of_roaming"]))
         elif self.welcome[v] and self.welcomed.get(r) != v and proc.kind in (P_ATTACH, P_LU, P_REG):
             self.welcomed[r] = v
-            self.start_sms_mt(t, r, TRIG["welcome"], v)
+            usage.start_sms_mt(self, t, r, TRIG["welcome"], v)
 
     # -- home-network requests ---------------------------------------------
     def path_to(self, origin: int, responder: int, cmd: int, from_home: bool) -> int:
@@ -810,7 +754,7 @@ class Engine:
                     done = self.home_request(done, proc, ISD, txn.origin, e2e=txn.e2e)
                 if r in self.mwd:
                     self.mwd.discard(r)
-                    self.alert(done, r)
+                    usage.alert(self, done, r)
         elif cmd == SDM_GET and not proc.network:
             proc.sor = self.sor_target(done, proc)
             if proc.sor >= 0:
@@ -859,7 +803,7 @@ class Engine:
         if proc.network:
             self.close(proc, t, OUT["timeout"], 0, 0, False)
             if proc.kind == P_SESSION:
-                self.session_record(proc, t, OUT["timeout"], 0)
+                usage.session_record(self, proc, t, OUT["timeout"], 0)
         else:
             self.attach_failed(t, proc, 0, False, timed_out=True)
 
@@ -877,7 +821,7 @@ class Engine:
         ok = code == SUCCESS[cmd]
         if proc.network:
             if proc.kind == P_SMS_MT:
-                self.sms_mt_step(t, proc, txn, code, ok)
+                usage.sms_mt_step(self, t, proc, txn, code, ok)
                 return
             if cmd == SDM_UNSUB and ok:
                 self.send_home(t, proc, UECM_UPDATE, txn.origin)
@@ -922,141 +866,7 @@ class Engine:
         v = proc.visited
         if self.welcome[v] and self.welcomed.get(r) != v and proc.kind == P_LU:
             self.welcomed[r] = v
-            self.start_sms_mt(t, r, TRIG["welcome"], v)
-
-    # -- data sessions (TS 23.401 §5.10.2; TS 23.502 §4.3.2.2.2) --------------
-    def start_session(self, t: int, r: int, sid: int) -> None:
-        v = self.net[r]
-        rat = self.rat[r]
-        proc = self.new_proc(P_SESSION, r, TRIG["data"], v, self.mme[r], t, 1, network=True, rat=rat)
-        proc.x = sid
-        self.sessions.setdefault(r, {})[sid] = proc
-        routing = self.w.agreement.get((proc.home, v), DataRouting.HOME_ROUTED)
-        if rat == R4G:
-            origin = self.w.op_elem[v]["sgw"]
-            target = self.w.op_elem[proc.home if routing == DataRouting.HOME_ROUTED else v]["pgw"]
-            self.session_request(t, proc, CREATE, origin, target, open_=True)
-        elif rat == R5G and routing == DataRouting.HOME_ROUTED:
-            self.session_request(t, proc, PDU_CREATE, self.w.op_elem[v]["smf"], self.w.op_elem[proc.home]["smf"],
-                                 open_=True)
-        else:
-            # 2G/3G (Gp, GTPv1: not modelled) and 5G local breakout: no roaming signalling; the session is recorded.
-            self.close(proc, t, OUT["success"], 0, 0, False)
-
-    def session_request(self, t: int, proc: Proc, cmd: int, origin: int, target: int, *, open_: bool) -> None:
-        """One GTPv2-C or Nsmf request answered by the PGW / H-SMF (no queue: folded)."""
-        path = self.path_to(origin, target, cmd, False)
-        txn = self.new_txn(proc, cmd, path, origin, target, t, 0, -1 if open_ else proc.corr)
-        if cmd in (CREATE, DELETE) and self.w.element_op[origin] == self.w.element_op[target]:
-            txn.iface = IF_S5
-        if open_:
-            proc.corr = txn.e2e
-        proc.mme = origin
-        proc.peer = target
-        t_node = t + self.path_cum[path][-1] + txn.ipx_fwd
-        t_ans = self.answer(txn, t_node + NODE_PROCESSING_NS, self.path_hops[path], SUCCESS[cmd], False, 0,
-                            0, schedule=False)
-        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[cmd], False)
-
-    def delete_session(self, t: int, r: int, setup: Proc, trig: int) -> None:
-        """End a session: Delete Session / PDU session release when it had signalling, then its record."""
-        if setup.peer >= 0:
-            cmd = DELETE if setup.rat == R4G else PDU_RELEASE
-            proc = self.new_proc(P_SESSION_DEL, r, trig, setup.visited, setup.mme, t, 1, network=True,
-                                 rat=setup.rat)
-            proc.x = setup.x
-            proc.corr = setup.corr
-            self.session_request(t, proc, cmd, setup.mme, setup.peer, open_=False)
-        self.session_record(setup, t, OUT["success"], 0)
-
-    def end_sessions(self, t: int, r: int, trig: int) -> None:
-        found = self.sessions.pop(r, None)
-        if found:
-            for sid in sorted(found):
-                self.delete_session(t, r, found[sid], trig)
-
-    def session_record(self, setup: Proc, t_end: int, outcome: int, code: int) -> None:
-        planned = int(self.session_bytes[setup.x]) if self.session_bytes is not None else 0
-        self.rec.session(setup, t_end, outcome, code, planned, self.uplink[self.cohort[setup.r]],
-                         self.w.agreement.get((setup.home, setup.visited), DataRouting.HOME_ROUTED)
-                         == DataRouting.LOCAL_BREAKOUT)
-
-    # -- SMS (TS 23.040 §10.1, TS 29.002 §12, §23.3) --------------------------
-    def sms_node(self, r: int) -> int:
-        """The node an MT SMS goes to: the MSC/VLR (2G/3G; for 4G the VLR of SMS over SGs paired with the MME),
-        or the SMSF (5G)."""
-        node = self.hss_mme[r]
-        if node < 0:
-            return -1
-        kind = self.w.element_kind[node]
-        v = self.w.element_op[node]
-        if kind == "vlr":
-            return node
-        if kind == "amf":
-            return self.w.op_elem[v]["smsf"]
-        vlrs = self.w.op_serving[v]["vlr"]
-        return vlrs[self.w.op_serving[v]["mme"].index(node) % len(vlrs)]
-
-    def start_sms_mt(self, t: int, r: int, trig: int, sender_op: int) -> None:
-        """An MT SMS from the home SMSC (or, for a welcome SMS, the visited network's): SRI-for-SM to the HLR."""
-        h = self.home[r]
-        smsc = self.w.op_elem[h if sender_op < 0 else sender_op]["smsc"]
-        proc = self.new_proc(P_SMS_MT, r, trig, self.net[r] if self.net[r] >= 0 else h, smsc, t, 1, network=True,
-                             rat=max(self.rat[r], 0))
-        proc.x = smsc
-        hlr = self.w.op_elem[h]["hlr"]
-        path = self.path_to(smsc, hlr, SRI_SM, False)
-        txn = self.new_txn(proc, SRI_SM, path, smsc, hlr, t, 0)
-        self.push(t + self.path_cum[path][-1] + txn.ipx_fwd, K_HSS, txn)
-
-    def sms_mt_step(self, t: int, proc: Proc, txn: Txn, code: int, ok: bool) -> None:
-        r = proc.r
-        if txn.cmd == SRI_SM:
-            node = self.sms_node(r)
-            if not ok or node < 0:
-                self.close(proc, t, OUT["rejected"], 0, code, False)
-                return
-            proc.visited = self.w.element_op[node]
-            path = self.path_to(proc.x, node, MT_FSM, True)
-            fsm = self.new_txn(proc, MT_FSM, path, proc.x, node, t, 0)
-            t_node = t + self.path_cum[path][-1] + fsm.ipx_fwd
-            absent = self.state[r] != REGISTERED or self.hss_mme[r] < 0
-            rc = ABSENT_SUBSCRIBER_SM if absent else SUCCESS[MT_FSM]
-            t_ans = self.answer(fsm, t_node + NODE_PROCESSING_NS, self.path_hops[path], rc, False, 0, 0,
-                                schedule=False)
-            if absent:
-                # The SMSC reports the failed delivery; the HLR sets the message-waiting flag (TS 23.040 §10.2).
-                hlr = self.w.op_elem[proc.home]["hlr"]
-                rpath = self.path_to(proc.x, hlr, RSDS, False)
-                rsds = self.new_txn(proc, RSDS, rpath, proc.x, hlr, t_ans, 0)
-                t_rs = self.answer(rsds, t_ans + self.path_cum[rpath][-1] + rsds.ipx_fwd + NODE_PROCESSING_NS,
-                                   self.path_hops[rpath], SUCCESS[RSDS], False, 0, 0, schedule=False)
-                self.mwd.add(r)
-                self.close(proc, t_rs, OUT["rejected"], 0, ABSENT_SUBSCRIBER_SM, False)
-            else:
-                self.close(proc, t_ans, OUT["success"], 0, SUCCESS[MT_FSM], False)
-            return
-        self.close(proc, t, OUT["success"] if ok else OUT["rejected"], 0, code, False)
-
-    def alert(self, t: int, r: int) -> None:
-        """The HLR alerts the home SMSC that the subscriber is back (TS 29.002 §12.5); the SMSC delivers again."""
-        h = self.home[r]
-        proc = self.new_proc(P_ALERT, r, TRIG["alert"], h, self.w.op_elem[h]["hlr"], t, 0, network=True,
-                             rat=max(self.rat[r], 0))
-        smsc = self.w.op_elem[h]["smsc"]
-        t_ans = self.home_request(t, proc, ASC, smsc, origin=self.w.op_elem[h]["hlr"])
-        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[ASC], False)
-        if t_ans < self.window:
-            self.push(t_ans, K_TIMER, (r, -1, TRIG["alert"]))
-
-    def start_sms_mo(self, t: int, r: int) -> None:
-        node = self.sms_node(r)
-        if node < 0:
-            return
-        h = self.home[r]
-        proc = self.new_proc(P_SMS_MO, r, TRIG["sms"], self.net[r], node, t, 1, network=True, rat=self.rat[r])
-        t_ans = self.home_request(t, proc, MO_FSM, self.w.op_elem[h]["smsc"], from_home=False, origin=node)
-        self.close(proc, t_ans, OUT["success"], 0, SUCCESS[MO_FSM], False)
+            usage.start_sms_mt(self, t, r, TRIG["welcome"], v)
 
     # -- records ------------------------------------------------------------
     def new_proc(self, kind: int, r: int, trig: int, visited: int, mme: int, t: int, attempt: int,

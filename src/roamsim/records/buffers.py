@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from roamsim.engine.core import Proc, Txn
+    from roamsim.engine.base import Proc, Txn
 
 TXN_COLUMNS = (
     "txn_id", "e2e_id", "procedure_id", "roamer", "visited", "command_code", "path", "resp_hops", "origin", "responder",
