@@ -75,7 +75,7 @@ from roamsim.sinks.pcap.gtpv2 import (
     ue_ipv4_for,
 )
 from roamsim.sinks.pcap.numbering import msisdn_for
-from roamsim.sinks.pcap.pcapng import EPB, OPT_COMMENT, PcapngWriter
+from roamsim.sinks.pcap.pcapng import EPB_HEAD_LEN, OPT_COMMENT, PcapngWriter, epb_pair, epb_template
 from roamsim.sinks.pcap.udp import (
     IP_ID_OFFSET,
     UDP_CHECKSUM_OFFSET,
@@ -97,7 +97,7 @@ RETRANSMISSION_WINDOW_NS = 60_000_000_000
 FLUSH_BLOCKS = 8192
 """Blocks (two per packet) gathered before they are written."""
 
-_EPB_HEAD = 28
+_EPB_HEAD = EPB_HEAD_LEN
 _POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 _NEVER = 1 << 63
 _CREATE = MESSAGE_NAMES.index("CreateSession")
@@ -228,12 +228,7 @@ class GtpEmitter:
         return len(self.shapes) - 1
 
     def _write_frame(self, iface: int, ts: int, frame: bytes, out: list[bytes | bytearray]) -> None:
-        n = len(frame)
-        pad = -n % 4
-        total = _EPB_HEAD + n + pad + 4
-        out.append(struct.pack("<IIIIIII", EPB, total, iface, ts >> 32, ts & 0xFFFFFFFF, n, n) + frame
-                   + b"\0" * pad)
-        out.append(struct.pack("<I", total))
+        out.extend(epb_pair(iface, ts, frame))
 
     def _echo_frames(self, path: _Path) -> tuple[bytes, bytes]:
         udp = path.udp
@@ -303,7 +298,7 @@ class GtpEmitter:
         pad = -n % 4
         base = _EPB_HEAD + UDP_PAYLOAD_OFFSET
         fast = _Fast(
-            data=struct.pack("<IIIIIII", EPB, 0, path.iface, 0, 0, n, n) + bytes(frame) + b"\0" * pad,
+            data=epb_template(path.iface, frame),
             base_total=_EPB_HEAD + n + pad + 4, iface=path.iface,
             ops=tuple((base + dst, src, ln) for dst, src, ln in shape.gtp.ops),
             ip_sum=ft.ip_sum, state=ft.state, udp_sum=ft.udp_sum, sum_end=_EPB_HEAD + n + (len(payload) & 1),

@@ -50,7 +50,7 @@ from roamsim.sinks.pcap import sigtran
 from roamsim.sinks.pcap.addressing import Addressing, Element
 from roamsim.sinks.pcap.crc32c import crc32c
 from roamsim.sinks.pcap.numbering import element_gt, mgt_for, msisdn_for
-from roamsim.sinks.pcap.pcapng import EPB, OPT_COMMENT, PcapngWriter, comment_option
+from roamsim.sinks.pcap.pcapng import EPB, EPB_HEAD_LEN, OPT_COMMENT, PcapngWriter, comment_option
 from roamsim.sinks.pcap.sctp import (
     DATA_PAYLOAD_OFFSET,
     ETH_LEN,
@@ -102,7 +102,7 @@ SMS_RELAY = frozenset({"mt-forwardSM", "mo-forwardSM"})
 
 Portion = Literal["", "aarq", "aare"]
 """No dialogue portion, an AARQ or an AARE."""
-_EPB_HEAD = 28
+_EPB_HEAD = EPB_HEAD_LEN
 _M3UA_AT = _EPB_HEAD + DATA_PAYLOAD_OFFSET
 _SLS_AT = _M3UA_AT + sigtran.DATA_SLS_OFFSET
 _ZERO_VECTOR = Quintuplet(b"\0" * 16, b"\0" * 8, b"\0" * 16, b"\0" * 16, b"\0" * 16)

@@ -56,7 +56,7 @@ from roamsim.sinks.pcap.diameter_s6a import (
     auth_vector,
     template,
 )
-from roamsim.sinks.pcap.pcapng import EPB, OPT_COMMENT, PcapngWriter
+from roamsim.sinks.pcap.pcapng import EPB, EPB_HEAD_LEN, OPT_COMMENT, PcapngWriter, epb_pair
 from roamsim.sinks.pcap.sctp import (
     DATA_PAYLOAD_OFFSET,
     ETH_LEN,
@@ -81,7 +81,7 @@ FLUSH_BLOCKS = 8192
 VECTOR_CACHE = 65_536
 """AIA vectors remembered (an AIA crosses up to four hops with the same vector)."""
 
-_EPB_HEAD = 28
+_EPB_HEAD = EPB_HEAD_LEN
 _POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
 _KEY_WIDTHS = (5, 16, 16, 3, 14, 1, 1, 1, 5)
 _MME_ORIGINATED = frozenset({316, 318, 321})
@@ -259,12 +259,7 @@ class S6aSctpEmitter:
             return prev
         made.sort()
         for ts, _, iface, frame in made:
-            n = len(frame)
-            pad = -n % 4
-            total = _EPB_HEAD + n + pad + 4
-            out.append(struct.pack("<IIIIIII", EPB, total, iface, ts >> 32, ts & 0xFFFFFFFF, n, n) + frame
-                       + b"\0" * pad)
-            out.append(struct.pack("<I", total))
+            out.extend(epb_pair(iface, ts, frame))
         self.watchdog_exchanges += len(made) // 2
         return max(prev, made[-1][0])
 

@@ -58,7 +58,7 @@ import numpy as np
 from roamsim.sinks.pcap import http2, sbi
 from roamsim.sinks.pcap.addressing import Addressing, Element
 from roamsim.sinks.pcap.numbering import msisdn_for
-from roamsim.sinks.pcap.pcapng import EPB, OPT_COMMENT, PcapngWriter, comment_option
+from roamsim.sinks.pcap.pcapng import EPB_HEAD_LEN, OPT_COMMENT, PcapngWriter, comment_option, epb_template
 from roamsim.sinks.pcap.tcp import PAYLOAD_OFFSET, TcpConnection, TcpDirection
 
 MESSAGE_NAMES = sbi.MESSAGE_NAMES
@@ -73,7 +73,7 @@ OPEN_STREAMS_KEPT = 1 << 20
 FLUSH_BLOCKS = 8192
 MATERIAL_CACHE = 65_536
 
-_EPB_HEAD = 28
+_EPB_HEAD = EPB_HEAD_LEN
 _TCP_AT = _EPB_HEAD + PAYLOAD_OFFSET - 20
 _IP_ID_AT = _EPB_HEAD + 14 + 4
 _POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
@@ -288,7 +288,7 @@ class SbiEmitter:
             else:
                 at.setdefault(name, []).append(base + off)
         return _Fast(
-            data=struct.pack("<IIIIIII", EPB, 0, conn.iface, 0, 0, n, n) + bytes(frame) + b"\0" * pad,
+            data=epb_template(conn.iface, frame),
             base_total=_EPB_HEAD + n + pad + 4, iface=conn.iface, conn=conn,
             direction=0 if h.is_request else 1, is_request=h.is_request,
             stream_at=tuple(base + s for s in tpl.stream_at),

@@ -33,6 +33,24 @@ NRB_RECORD_IPV4 = 1
 FLUSH_BYTES = 1 << 20
 
 _EPB_HEAD = struct.Struct("<IIIIIII")
+EPB_HEAD_LEN = _EPB_HEAD.size
+"""Octets of an Enhanced Packet Block before the frame (type, length, interface, time, lengths)."""
+
+
+def epb_template(interface: int, frame: bytes | bytearray) -> bytes:
+    """An EPB without its options and trailing length, with length and time left 0 for a template writer to
+    patch: header, frame, padding to 32 bits."""
+    n = len(frame)
+    return _EPB_HEAD.pack(EPB, 0, interface, 0, 0, n, n) + bytes(frame) + b"\0" * (-n % 4)
+
+
+def epb_pair(interface: int, ts_ns: int, frame: bytes | bytearray) -> tuple[bytes, bytes]:
+    """A whole EPB without options, as the two blocks a template writer queues: the block up to the padded
+    frame, and its trailing length."""
+    n = len(frame)
+    total = EPB_HEAD_LEN + n + (-n % 4) + 4
+    head = _EPB_HEAD.pack(EPB, total, interface, ts_ns >> 32, ts_ns & 0xFFFFFFFF, n, n)
+    return head + bytes(frame) + b"\0" * (-n % 4), total.to_bytes(4, "little")
 
 
 def _pad(n: int) -> bytes:
