@@ -840,8 +840,7 @@ class Engine:
                 # The packet domain registers next, from the SGSN (TS 23.060 §6.9.1.2.2).
                 nodes = self.w.op_serving[proc.visited]["sgsn"]
                 proc.sgsn = nodes[self.w.op_serving[proc.visited]["vlr"].index(proc.mme) % len(nodes)]
-                self.close(proc, t, OUT["success"], 0, code, exp)
-                self.registered_cs(t, proc)
+                self.registered(t, proc, code, exp)  # the CS registration stands whatever the GPRS update gives
                 gprs = self.new_proc(P_GPRS_LU, r, TRIG["location_update"], proc.visited, proc.sgsn, t, 1,
                                      network=True, rat=proc.rat)
                 self.send_home(t + self.nas_delay, gprs, UGL, proc.sgsn)
@@ -849,24 +848,6 @@ class Engine:
             self.send_home(t + self.nas_delay, proc, nxt, proc.mme)
             return
         self.registered(t, proc, code, exp)
-
-    def registered_cs(self, t: int, proc: Proc) -> None:
-        """A 2G/3G location update succeeded (the GPRS update follows as its own procedure)."""
-        r = proc.r
-        proc.step = len(proc.steps)
-        self.cur[r] = None
-        self.state[r] = REGISTERED
-        self.net[r] = proc.visited
-        self.mme[r] = proc.mme
-        self.mme_ctx[r] = proc.mme
-        self.rat[r] = proc.rat
-        self.rplmn[r] = proc.visited
-        self.attempts[r] = 0
-        self.tried.pop(r, None)
-        v = proc.visited
-        if self.welcome[v] and self.welcomed.get(r) != v and proc.kind == P_LU:
-            self.welcomed[r] = v
-            usage.start_sms_mt(self, t, r, TRIG["welcome"], v)
 
     # -- records ------------------------------------------------------------
     def new_proc(self, kind: int, r: int, trig: int, visited: int, mme: int, t: int, attempt: int,
