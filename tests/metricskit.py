@@ -7,7 +7,6 @@ import copy
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from serverkit import free_port, stop
+
+__all__ = ["free_port"]  # re-exported for the metrics tests
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "src" / "roamsim" / "examples"
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "grafana"
@@ -54,13 +57,6 @@ def roamsim_cmd(*args: str) -> list[str]:
 
 def roamsim(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(roamsim_cmd(*args), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def binary(name: str) -> str:
@@ -102,12 +98,7 @@ def server(cmd: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Pop
             wait_http(ready_url, proc)
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 @contextmanager

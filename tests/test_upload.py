@@ -30,6 +30,7 @@ from roamsim.upload import (
     parse_s3_url,
     upload_run,
 )
+from serverkit import free_port, stop
 
 pytest.importorskip("boto3")
 
@@ -41,16 +42,10 @@ PART = 8 * 1024
 SMALL = UploadConfig(multipart_threshold=16 * 1024, part_size=PART)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server process on loopback (parts down to 1 KiB allowed), stopped at the end."""
-    port = _free_port()
+    port = free_port()
     moto_server = Path(sys.executable).parent / "moto_server"
     cmd = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
     env = {**os.environ, "S3_UPLOAD_PART_MIN_SIZE": "1024"}
@@ -68,12 +63,7 @@ def s3_endpoint() -> Iterator[str]:
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(autouse=True)
