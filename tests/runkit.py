@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,18 @@ def read(run_dir: Path, name: str) -> Columns:
         if col.null_count and not pa.types.is_dictionary(col.type):
             out[f"{field.name}_null"] = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     return out
+
+
+def answers_at_origin(tx: Columns, msg: Columns, txn_index: Callable[[np.ndarray], np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per transaction the number of answer rows that reach its origin, and whether it was answered at all;
+    with the answer rows' transaction rows and the mask of those that end at the origin."""
+    ans = ~msg["is_request"]
+    idx = txn_index(msg["txn_id"][ans])
+    final = msg["destination"][ans] == tx["origin"][idx]
+    per_txn = np.bincount(idx[final], minlength=tx["txn_id"].size)
+    answered = ~tx["answer_time_null"] if "answer_time_null" in tx else np.ones(tx["txn_id"].size, dtype=bool)
+    return per_txn, answered, idx, final
 
 
 def kpis(run_dir: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from roamsim.catalogue import commands as cat
-from runkit import Columns, kpis, read, run
+from runkit import Columns, answers_at_origin, kpis, read, run
 
 OPERATORS: list[dict[str, Any]] = [
     {"id": "uk-alpha", "plmn": "234-15", "country": "GB", "rats": ["2G", "3G", "4G", "5G"]},
@@ -117,12 +117,8 @@ def test_every_generation_and_service_is_exercised(sim: Run) -> None:
 
 
 def test_every_request_is_answered_once_at_its_origin_or_timed_out(sim: Run) -> None:
-    tx, m = sim.tx, sim.msg
-    ans = ~m["is_request"]
-    idx = sim.txn_index(m["txn_id"][ans])
-    final = m["destination"][ans] == tx["origin"][idx]
-    per_txn = np.bincount(idx[final], minlength=tx["txn_id"].size)
-    answered = ~tx["answer_time_null"] if "answer_time_null" in tx else np.ones(tx["txn_id"].size, bool)
+    tx = sim.tx
+    per_txn, answered, _, _ = answers_at_origin(tx, sim.msg, sim.txn_index)
     assert (per_txn[answered] == 1).all()
     assert (per_txn[~answered] == 0).all()
     assert tx["timed_out"][~answered].all()

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from roamsim.catalogue.diameter import RESULT_NAMES
-from runkit import MS, Columns, kpis, read, run
+from runkit import MS, Columns, answers_at_origin, kpis, read, run
 
 TIMEOUT_NS = 3_000 * MS
 INTRA_NS = 1 * MS  # ipx.intra_plmn: MME-DEA and DEA-HSS
@@ -153,11 +153,8 @@ def test_the_run_exercises_every_mechanism(sim: Run) -> None:
 
 def test_every_request_is_answered_once_at_its_origin_or_timed_out(sim: Run) -> None:
     tx, m = sim.tx, sim.msg
+    per_txn, answered, idx, final = answers_at_origin(tx, m, sim.txn_index)
     ans = ~m["is_request"]
-    idx = sim.txn_index(m["txn_id"][ans])
-    final = m["destination"][ans] == tx["origin"][idx]
-    per_txn = np.bincount(idx[final], minlength=tx["txn_id"].size)
-    answered = ~tx["answer_time_null"]
     assert (per_txn[answered] == 1).all()
     assert (per_txn[~answered] == 0).all()
     assert tx["timed_out"][~answered].all()  # no answer at all: the origin timed out
