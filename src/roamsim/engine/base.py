@@ -40,7 +40,7 @@ PROTO = [c.protocol for c in cat.CATALOGUE]
 SUCCESS = [c.success for c in cat.CATALOGUE]
 IFACE = list(cat.INTERFACE_INDEX)
 BORDER_OF = [BORDER.get(c.protocol) for c in cat.CATALOGUE]
-IF_GR, IF_S5, IF_S8 = cat.INTERFACES.index("Gr"), cat.INTERFACES.index("S5"), cat.INTERFACES.index("S8")
+IF_GR, IF_S5 = cat.INTERFACES.index("Gr"), cat.INTERFACES.index("S5")
 IS_DIAMETER = [c.protocol == cat.DIAMETER for c in cat.CATALOGUE]
 IS_MAP = [c.protocol == cat.MAP for c in cat.CATALOGUE]
 
@@ -71,8 +71,6 @@ NODE_PROCESSING_NS = 2_000_000
 
 HPPLMN_T_NS = 60 * 60 * 1_000_000_000
 """TS 23.122 §4.4.3.3.1 default HPPLMN search period T; #42 bars a PLMN for 2T (TS 24.301 §5.5.1.2.5)."""
-MME_PROCESSING_NS = 1_000_000
-"""Time an MME takes to answer a CLR or IDR [est]."""
 EMM_TIMEOUT_CAUSE = 17
 """Cause the MME sends when S6a gives no answer after retransmission (network failure)."""
 GMM5_TIMEOUT_CAUSE = 111

@@ -145,7 +145,6 @@ class Engine:
         self.service = [[_service_sampler(op.hss.service, d.rng) for d in self.draws] for op in s.operators]
         self.welcome = [op.welcome_sms for op in s.operators]
 
-        self.timeout = s.diameter.answer_timeout
         self.timeouts = {cat.DIAMETER: s.diameter.answer_timeout, cat.MAP: s.timeouts.map, cat.SBI: s.timeouts.sbi,
                          cat.GTPV2: s.timeouts.gtp}
         self.cmd_timeout = [self.timeouts[c.protocol] for c in cat.CATALOGUE]
@@ -156,9 +155,6 @@ class Engine:
         self.max_attempts_rat = (ue.lu_max_attempts, ue.lu_max_attempts, ue.max_attempts, ue.max_attempts)
         self.retry_rat = (ue.t3211, ue.t3211, ue.t3411, ue.t3511)
         self.backoff_rat = (ue.t3402, ue.t3402, ue.t3402, ue.t3502)
-        self.t3411 = s.ue.t3411
-        self.t3402 = s.ue.t3402
-        self.max_attempts = s.ue.max_attempts
         self.nas_delay = s.ue.nas_delay
 
         # UE view
@@ -481,7 +477,9 @@ class Engine:
         excl = self.excluded(t, r)
         return self.w.op_country[v] == self.country[r] and (excl is None or v not in excl) and self.rat_on(r, v) >= 0
 
-    def select_and_attach(self, t: int, r: int, trig: int) -> None:
+    def select_and_attach(self, t: int, r: int, trig: int, rat: int = R4G) -> None:
+        """Select a network and register; with none left, back off for the failed RAT's timer (T3402,
+        or T3502 for 5G) when a network may come back."""
         v = self.pick_network(t, r)
         if v >= 0:
             self.start_attach(t, r, v, trig)
@@ -490,7 +488,7 @@ class Engine:
         self.state[r] = NO_SERVICE
         if self.tried.get(r) or self.barred_until.get(r):
             self.timer_epoch[r] += 1
-            self.push(t + self.t3402, K_TIMER, (r, self.timer_epoch[r], TRIG["backoff_expiry"]))
+            self.push(t + self.backoff_rat[rat], K_TIMER, (r, self.timer_epoch[r], TRIG["backoff_expiry"]))
 
     # -- UE-initiated procedures ------------------------------------------
     def start_attach(self, t: int, r: int, v: int, trig: int) -> None:
@@ -543,17 +541,17 @@ class Engine:
         if cause == 11:
             self.fplmn.setdefault(r, set()).add(v)
             self.attempts[r] = 0
-            self.select_and_attach(t, r, TRIG["reselection"])
+            self.select_and_attach(t, r, TRIG["reselection"], proc.rat)
         elif cause in (13, 15):
             self.roam_forbidden.setdefault(r, set()).add(v)
             self.attempts[r] = 0
-            self.select_and_attach(t, r, TRIG["reselection"])
+            self.select_and_attach(t, r, TRIG["reselection"], proc.rat)
         elif cause in (8, 2, 3):
             self.state[r] = NO_SERVICE  # USIM invalid until power cycle
         elif cause == 42:
             self.barred_until.setdefault(r, {})[v] = t + 2 * HPPLMN_T_NS
             self.attempts[r] = 0
-            self.select_and_attach(t, r, TRIG["reselection"])
+            self.select_and_attach(t, r, TRIG["reselection"], proc.rat)
         else:
             self.attempts[r] += 1
             if self.attempts[r] < self.max_attempts_rat[proc.rat]:
@@ -561,7 +559,7 @@ class Engine:
             else:
                 self.attempts[r] = 0
                 self.tried.setdefault(r, set()).add(v)
-                self.select_and_attach(t, r, TRIG["reselection"])
+                self.select_and_attach(t, r, TRIG["reselection"], proc.rat)
 
     def schedule_retry(self, t: int, r: int, v: int, rat: int = R4G) -> None:
         self.timer_epoch[r] += 1
