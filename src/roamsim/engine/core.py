@@ -36,6 +36,8 @@ from __future__ import annotations
 import gc
 import heapq
 from collections.abc import Callable
+from heapq import heappush
+from itertools import count
 
 import numpy as np
 
@@ -197,7 +199,8 @@ class Engine:
         self.rat_tab = [[[world.rat_for(d, h, v) for v in range(n_ops)] for h in range(n_ops)] for d in range(4)]
         """Best device RAT → home → visited → the RAT used there (-1: none), from :meth:`World.rat_for`."""
         self.heap: list[tuple[int, int, int, object]] = []
-        self.seq = 0
+        self.seq = count(1)
+        """Insertion order: ties in time are broken by it, so runs are reproducible."""
         self.next_txn = 0
         self.next_proc = 0
         self.events = 0
@@ -205,9 +208,7 @@ class Engine:
     # -- scheduling ----------------------------------------------------
     def push(self, t: int, kind: int, obj: object) -> None:
         """Schedule an event; ties are broken by insertion order, so runs are reproducible."""
-        seq = self.seq + 1
-        self.seq = seq
-        heapq.heappush(self.heap, (t, seq, kind, obj))
+        heappush(self.heap, (t, next(self.seq), kind, obj))
 
     def run(self, progress: Callable[[int, int], None] | None = None, every: int = 200_000) -> None:
         """Process every event up to the window end, then drain requests in flight.
@@ -599,20 +600,21 @@ class Engine:
 
     def new_txn(self, proc: Proc, cmd: int, path: int, origin: int, responder: int, t: int, retry: int,
                 e2e: int = -1) -> Txn:
-        self.next_txn += 1
-        tid = self.next_txn
-        ipx = int(self.path_latency[path] * proc.draws.jitter())
+        tid = self.next_txn = self.next_txn + 1
         iface = IFACE[cmd]
         if IS_MAP[cmd] and (self.is_sgsn[origin] or self.is_sgsn[responder]):
             iface = IF_GR
-        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry, ipx, iface)
+        return Txn(tid, tid if e2e < 0 else e2e, proc, cmd, path, origin, responder, t, retry,
+                   int(self.path_latency[path] * proc.draws.jitter()), iface)
 
     def send_home(self, t: int, proc: Proc, cmd: int, origin: int, retry: int = 0, e2e: int = -1) -> None:
         """A serving node sends a request to the roamer's home subscriber server (steering may answer at
         the home border agent)."""
         h = proc.home
         server = self.server_of[cmd][h]
-        path = self.path_to(origin, server, cmd, False)
+        path = self.paths.get((origin << 21) | (server << 1))
+        if path is None:
+            path = self.path_to(origin, server, cmd, False)
         txn = self.new_txn(proc, cmd, path, origin, server, t, retry, e2e)
         cum = self.path_cum[path]
         if cmd in LOCATION_CMDS and self.steered_homes[h] and (proc.rat != R5G or not self.sor_5g(proc)):
@@ -628,7 +630,7 @@ class Engine:
                     code, exp = cat.SBI_STEERING_STATUS[pol.name], False
                 self.answer(txn, t_border, DEA_INDEX, code, exp, 0, 0, steering=True)
                 return
-        self.push(t + cum[-1] + txn.ipx_fwd, K_HSS, txn)
+        heappush(self.heap, (t + cum[-1] + txn.ipx_fwd, next(self.seq), K_HSS, txn))
 
     def sor_5g(self, proc: Proc) -> bool:
         pol = self.w.steering.get((proc.home, self.w.op_country[proc.visited]))
@@ -773,16 +775,16 @@ class Engine:
     def answer(self, txn: Txn, t_depart: int, resp_hops: int, code: int, exp: bool, wait: int, service: int,
                *, steering: bool = False, schedule: bool = True) -> int:
         """Record a transaction answered at ``t_depart``; schedule its arrival (or timeout) at the origin."""
-        t_ans = t_depart + self.path_cum[txn.path][resp_hops] + int(
-            self.path_latency[txn.path] * txn.proc.draws.jitter())
+        path = txn.path
+        t_ans = t_depart + self.path_cum[path][resp_hops] + int(self.path_latency[path] * txn.proc.draws.jitter())
         limit = self.cmd_timeout[txn.cmd]
         timed_out = t_ans - txn.t_req > limit
         self.rec.transaction(txn, t_ans, code, exp, timed_out, steering, wait, service, resp_hops, t_depart)
         if schedule:
             if timed_out:
-                self.push(txn.t_req + limit, K_TIMEOUT, txn)
+                heappush(self.heap, (txn.t_req + limit, next(self.seq), K_TIMEOUT, txn))
             else:
-                self.push(t_ans, K_ANSWER, (txn, code, exp))
+                heappush(self.heap, (t_ans, next(self.seq), K_ANSWER, (txn, code, exp)))
         return t_ans
 
     def lost(self, txn: Txn) -> None:

@@ -1,36 +1,27 @@
 """Buffered random draws from one NumPy stream (scalar draws without per-call overhead).
 
-Values are drawn in blocks with NumPy and handed out one at a time, so the
-engine's per-event cost is a list index, not a Generator call.
+Values are drawn in blocks with NumPy and handed out one at a time by a
+C-level iterator (``itertools.chain`` over the blocks), so a draw costs the
+engine one ``__next__`` call, not a Generator call. A block is drawn when the
+previous one is used up, never ahead: streams that share a Generator draw in
+the order their values are consumed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 
 import numpy as np
 
 _BLOCK = 8192
 
 
-class Block:
-    """Serves values of ``make(rng, n)`` one at a time, refilling ``n`` at a time."""
-
-    __slots__ = ("_buf", "_i", "_make", "_rng")
-
-    def __init__(self, rng: np.random.Generator, make: Callable[[np.random.Generator, int], np.ndarray]) -> None:
-        self._rng = rng
-        self._make = make
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        i = self._i
-        if i == len(self._buf):
-            self._buf = self._make(self._rng, _BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+def block_draws(rng: np.random.Generator, make: Callable[[np.random.Generator, int], np.ndarray]
+                ) -> Callable[[], float]:
+    """A function returning the values of ``make(rng, n)`` one at a time, drawing ``n`` = 8192 at a time."""
+    blocks = iter(lambda: make(rng, _BLOCK).tolist(), None)  # never None: an endless supply of blocks
+    return chain.from_iterable(blocks).__next__
 
 
 class Draws:
@@ -40,12 +31,11 @@ class Draws:
 
     def __init__(self, rng: np.random.Generator, jitter_sigma: float) -> None:
         self.rng = rng
-        self.uniform = Block(rng, lambda g, n: g.random(n)).next
+        self.uniform: Callable[[], float] = block_draws(rng, lambda g, n: g.random(n))
         """A float in [0, 1)."""
-        if jitter_sigma > 0.0:
-            self.jitter = Block(rng, lambda g, n: np.exp(jitter_sigma * g.standard_normal(n))).next
-        else:
-            self.jitter = _one
+        self.jitter: Callable[[], float] = (
+            block_draws(rng, lambda g, n: np.exp(jitter_sigma * g.standard_normal(n))) if jitter_sigma > 0.0
+            else _one)
         """A log-normal factor with median 1 applied to the IPX latency."""
 
 
