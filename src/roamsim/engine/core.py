@@ -204,6 +204,8 @@ class Engine:
         self.next_txn = 0
         self.next_proc = 0
         self.events = 0
+        self.exogenous = self._exogenous_handlers()
+        """Handler of each exogenous event kind, indexed by ``pop.EV_*``."""
 
     # -- scheduling ----------------------------------------------------
     def push(self, t: int, kind: int, obj: object) -> None:
@@ -230,7 +232,7 @@ class Engine:
         heap = self.heap
         heappop = heapq.heappop
         window = self.window
-        on_hss, on_answer, on_timeout, on_exogenous = self.on_hss, self.on_answer, self.on_timeout, self.on_exogenous
+        on_hss, on_answer, on_timeout, exogenous = self.on_hss, self.on_answer, self.on_timeout, self.exogenous
         timer_epoch = self.timer_epoch
         n_ex = p.ev_time.shape[0]
         chunk = self.exogenous_chunk
@@ -273,7 +275,7 @@ class Engine:
                         self.on_timer(t, timer[0], timer[2])
             elif te != end:
                 t = te
-                on_exogenous(t, ex_r[j], ex_k[j], ex_p[j])
+                exogenous[ex_k[j]](t, ex_r[j], ex_p[j])
                 j += 1
             else:
                 break
@@ -289,98 +291,127 @@ class Engine:
 
     # -- roamer-initiated events ----------------------------------------
     def on_exogenous(self, t: int, r: int, kind: int, param: int) -> None:
+        """A roamer's own action from the population (``pop.EV_*``)."""
+        self.exogenous[kind](t, r, param)
+
+    def _exogenous_handlers(self) -> tuple[Callable[[int, int, int], None], ...]:
+        handlers = {
+            pop.EV_ARRIVE: self.on_arrive, pop.EV_LEG: self.on_leg, pop.EV_POWER_OFF: self.on_power_off,
+            pop.EV_PURGE: self.on_purge, pop.EV_POWER_ON: self.on_power_on, pop.EV_MME_CHANGE: self.on_mme_change,
+            pop.EV_NET_CHANGE: self.on_net_change, pop.EV_IDR: self.on_idr, pop.EV_DEPART: self.on_depart,
+            pop.EV_SESSION_START: self.on_session_start, pop.EV_SESSION_END: self.on_session_end,
+            pop.EV_SMS_MT: self.on_sms_mt, pop.EV_SMS_MO: self.on_sms_mo,
+        }
+        return tuple(handlers[k] for k in range(len(handlers)))
+
+    def on_arrive(self, t: int, r: int, param: int) -> None:
+        self.country[r] = self.w.countries[param]
+        self.reset_selection(r)
+        self.state[r] = SEARCHING
+        self.select_and_attach(t, r, TRIG["arrival"])
+
+    def on_leg(self, t: int, r: int, param: int) -> None:
+        """The roamer crosses a border (next country of an itinerary)."""
         st = self.state[r]
-        if kind == pop.EV_ARRIVE:
-            self.country[r] = self.w.countries[param]
+        self.abort(t, r)
+        usage.end_sessions(self, t, r, TRIG["border_crossing"])
+        self.country[r] = self.w.countries[param]
+        self.reset_selection(r)
+        self.net[r] = -1
+        if st != OFF:
+            self.state[r] = SEARCHING
+            self.select_and_attach(t, r, TRIG["border_crossing"])
+
+    def on_power_off(self, t: int, r: int, param: int) -> None:
+        if self.state[r] in (OFF, ABSENT):
+            return
+        self.abort(t, r)
+        usage.end_sessions(self, t, r, TRIG["power_off"])
+        self.state[r] = OFF
+        self.off_cycle[r] = param
+        self.net[r] = -1
+
+    def on_power_on(self, t: int, r: int, param: int) -> None:
+        if self.state[r] == OFF and self.off_cycle[r] == param:
             self.reset_selection(r)
             self.state[r] = SEARCHING
-            self.select_and_attach(t, r, TRIG["arrival"])
-        elif kind == pop.EV_LEG:
-            self.abort(t, r)
-            usage.end_sessions(self, t, r, TRIG["border_crossing"])
-            self.country[r] = self.w.countries[param]
-            self.reset_selection(r)
-            self.net[r] = -1
-            if st != OFF:
+            self.select_and_attach(t, r, TRIG["power_on"])
+
+    def on_purge(self, t: int, r: int, param: int) -> None:
+        """The serving node purges a UE that stayed off (TS 23.401 §5.3.9.3)."""
+        ctx = self.mme_ctx[r]
+        if self.state[r] == OFF and self.off_cycle[r] == param and ctx >= 0:
+            v = self.w.element_op[ctx]
+            kind_ = self.w.element_kind[ctx]
+            proc = self.new_proc(P_PURGE, r, TRIG["inactivity"], v, ctx, t, 0, network=True, rat=self.rat[r])
+            self.mme_ctx[r] = -1
+            self.send_home(t, proc, PURGE_BY_KIND[kind_], ctx)
+
+    def on_mme_change(self, t: int, r: int, param: int) -> None:
+        """The UE moves to another serving node of its network (TAU, LU or mobility registration)."""
+        if self.state[r] == REGISTERED and self.cur[r] is None:
+            v = self.net[r]
+            rat = self.rat[r]
+            nodes = self.w.op_serving[v][NODE_KIND[rat]]
+            if len(nodes) > 1:
+                k = int(self.draws[self.cohort[r]].uniform() * (len(nodes) - 1))
+                new = [m for m in nodes if m != self.mme[r]][k]
+                proc = self.new_proc(UPDATE_TYPE[rat], r, TRIG["mme_change"], v, new, t, 1, network=False, rat=rat)
+                proc.steps = UPDATE_STEPS[rat]
+                self.cur[r] = proc
+                self.send_home(t, proc, proc.steps[0], new)
+
+    def on_net_change(self, t: int, r: int, param: int) -> None:
+        if self.state[r] == REGISTERED and self.cur[r] is None:
+            v = self.pick_network(t, r, avoid=self.net[r])
+            if v >= 0:
+                usage.end_sessions(self, t, r, TRIG["network_change"])
+                self.net[r] = -1
                 self.state[r] = SEARCHING
-                self.select_and_attach(t, r, TRIG["border_crossing"])
-        elif kind == pop.EV_POWER_OFF:
-            if st in (OFF, ABSENT):
-                return
-            self.abort(t, r)
-            usage.end_sessions(self, t, r, TRIG["power_off"])
-            self.state[r] = OFF
-            self.off_cycle[r] = param
-            self.net[r] = -1
-        elif kind == pop.EV_POWER_ON:
-            if st == OFF and self.off_cycle[r] == param:
-                self.reset_selection(r)
-                self.state[r] = SEARCHING
-                self.select_and_attach(t, r, TRIG["power_on"])
-        elif kind == pop.EV_PURGE:
-            ctx = self.mme_ctx[r]
-            if st == OFF and self.off_cycle[r] == param and ctx >= 0:
-                v = self.w.element_op[ctx]
-                kind_ = self.w.element_kind[ctx]
-                proc = self.new_proc(P_PURGE, r, TRIG["inactivity"], v, ctx, t, 0, network=True,
-                                     rat=self.rat[r])
-                self.mme_ctx[r] = -1
-                self.send_home(t, proc, PURGE_BY_KIND[kind_], ctx)
-        elif kind == pop.EV_MME_CHANGE:
-            if st == REGISTERED and self.cur[r] is None:
-                v = self.net[r]
-                rat = self.rat[r]
-                nodes = self.w.op_serving[v][NODE_KIND[rat]]
-                if len(nodes) > 1:
-                    k = int(self.draws[self.cohort[r]].uniform() * (len(nodes) - 1))
-                    new = [m for m in nodes if m != self.mme[r]][k]
-                    proc = self.new_proc(UPDATE_TYPE[rat], r, TRIG["mme_change"], v, new, t, 1, network=False,
-                                         rat=rat)
-                    proc.steps = UPDATE_STEPS[rat]
-                    self.cur[r] = proc
-                    self.send_home(t, proc, proc.steps[0], new)
-        elif kind == pop.EV_NET_CHANGE:
-            if st == REGISTERED and self.cur[r] is None:
-                v = self.pick_network(t, r, avoid=self.net[r])
-                if v >= 0:
-                    usage.end_sessions(self, t, r, TRIG["network_change"])
-                    self.net[r] = -1
-                    self.state[r] = SEARCHING
-                    self.start_attach(t, r, v, TRIG["network_change"])
-        elif kind == pop.EV_IDR:
-            target = self.hss_mme[r]
-            if target >= 0:
-                cmd = IDR_BY_KIND.get(self.w.element_kind[target])
-                if cmd is not None:
-                    proc = self.new_proc(P_IDR, r, TRIG["subscription_change"], self.w.element_op[target], target,
-                                         t, 0, network=True, rat=self.hss_rat[r])
-                    self.close(proc, self.home_request(t, proc, cmd, target), OUT["success"], 0, SUCCESS[cmd], False)
-        elif kind == pop.EV_DEPART:
-            self.abort(t, r)
-            usage.end_sessions(self, t, r, TRIG["return_home"])
-            self.state[r] = ABSENT
-            self.net[r] = -1
-            self.country[r] = None
-            self.timer_epoch[r] += 1
-            target = self.hss_mme[r]
-            if target >= 0:
-                self.cancel(t, r, target, TRIG["return_home"], self.hss_rat[r])
-                self.hss_mme[r] = -1
-            sgsn = self.hlr_sgsn[r]
-            if sgsn >= 0:
-                self.cancel(t, r, sgsn, TRIG["return_home"], R3G)
-                self.hlr_sgsn[r] = -1
-        elif kind == pop.EV_SESSION_START:
-            if st == REGISTERED and t < self.window:
-                usage.start_session(self, t, r, param)
-        elif kind == pop.EV_SESSION_END:
-            found = self.sessions.get(r)
-            if found is not None and param in found:
-                usage.delete_session(self, t, r, found.pop(param), TRIG["data"])
-        elif kind == pop.EV_SMS_MT:
-            if st != ABSENT and t < self.window:
-                usage.start_sms_mt(self, t, r, TRIG["sms"], -1)
-        elif kind == pop.EV_SMS_MO and st == REGISTERED and t < self.window:
+                self.start_attach(t, r, v, TRIG["network_change"])
+
+    def on_idr(self, t: int, r: int, param: int) -> None:
+        """The home network changes the subscription (IDR, or MAP ISD to a VLR)."""
+        target = self.hss_mme[r]
+        if target >= 0:
+            cmd = IDR_BY_KIND.get(self.w.element_kind[target])
+            if cmd is not None:
+                proc = self.new_proc(P_IDR, r, TRIG["subscription_change"], self.w.element_op[target], target,
+                                     t, 0, network=True, rat=self.hss_rat[r])
+                self.close(proc, self.home_request(t, proc, cmd, target), OUT["success"], 0, SUCCESS[cmd], False)
+
+    def on_depart(self, t: int, r: int, param: int) -> None:
+        """The roamer returns home: the home network cancels the visited registrations."""
+        self.abort(t, r)
+        usage.end_sessions(self, t, r, TRIG["return_home"])
+        self.state[r] = ABSENT
+        self.net[r] = -1
+        self.country[r] = None
+        self.timer_epoch[r] += 1
+        target = self.hss_mme[r]
+        if target >= 0:
+            self.cancel(t, r, target, TRIG["return_home"], self.hss_rat[r])
+            self.hss_mme[r] = -1
+        sgsn = self.hlr_sgsn[r]
+        if sgsn >= 0:
+            self.cancel(t, r, sgsn, TRIG["return_home"], R3G)
+            self.hlr_sgsn[r] = -1
+
+    def on_session_start(self, t: int, r: int, param: int) -> None:
+        if self.state[r] == REGISTERED and t < self.window:
+            usage.start_session(self, t, r, param)
+
+    def on_session_end(self, t: int, r: int, param: int) -> None:
+        found = self.sessions.get(r)
+        if found is not None and param in found:
+            usage.delete_session(self, t, r, found.pop(param), TRIG["data"])
+
+    def on_sms_mt(self, t: int, r: int, param: int) -> None:
+        if self.state[r] != ABSENT and t < self.window:
+            usage.start_sms_mt(self, t, r, TRIG["sms"], -1)
+
+    def on_sms_mo(self, t: int, r: int, param: int) -> None:
+        if self.state[r] == REGISTERED and t < self.window:
             usage.start_sms_mo(self, t, r)
 
     def on_timer(self, t: int, r: int, trig: int) -> None:
