@@ -26,10 +26,16 @@ update and on return home) or a successful purge deregisters the roamer only
 if it names the MME the roamer is registered with. Rows are applied in record
 order, which is the order the engine decided them, so batch boundaries do not
 change the result.
+
+Codes are the batch's dictionary indices as written (no copy), and the rows
+an observation keeps are taken with one Arrow call: a batch costs few NumPy
+and Arrow calls, which matters on the event log's writer thread (see
+:mod:`roamsim.metrics.tally`).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +46,7 @@ from roamsim.records import schema as rs
 
 Names = list[tuple[str, ...]]
 Part = tuple[np.ndarray, Names]
-"""Codes (int64, one per row) and the label values each code stands for."""
+"""Codes (non-negative integers of any width, one per row) and the label values each code stands for."""
 
 REGISTRATION_TYPES = frozenset(rs.REGISTRATION_TYPES)
 """Initial registrations (EPS attach, 2G/3G location update, 5GS registration): ``roamsim_registrations_total``."""
@@ -64,12 +70,15 @@ class Observation:
 
 
 def codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """A string or dictionary column as (int64 codes, names), whatever dictionary the writer used."""
+    """A string or dictionary column as (integer codes, names), whatever dictionary the writer used.
+
+    The codes are the dictionary's indices as written (int8 or int16 for the event log), not copied.
+    """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    idx = arr.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    idx = np.asarray(arr.indices.to_numpy(zero_copy_only=False))
     return idx, [str(x) for x in arr.dictionary.to_pylist()]
 
 
@@ -84,17 +93,25 @@ def _np(arr: pa.Array, fill: int = 0) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False))
 
 
-def _take(part: Part, sel: np.ndarray) -> Part:
-    return part[0][sel], part[1]
+def _rows(batch: pa.RecordBatch, sel: np.ndarray, columns: list[str]) -> pa.RecordBatch:
+    """``columns`` of the rows ``sel``: one Arrow call instead of one NumPy gather per column."""
+    return batch.select(columns).take(pa.array(sel))
+
+
+def _lookup(names: Names, wanted: frozenset[str] | set[str]) -> np.ndarray:
+    """Code → whether its (single) name is in ``wanted``, to index with the codes."""
+    return np.asarray([n in wanted for (n,) in names] or [False], dtype=bool)
 
 
 def _result_part(code: np.ndarray, experimental: np.ndarray, timeout: np.ndarray) -> Part:
     """Result labels: ``2001``, ``exp:5004`` for an Experimental-Result-Code (RFC 6733 §7.1, TS 29.272 §7.4.3),
     ``timeout``."""
-    key = np.where(timeout, 0, code.astype(np.int64) * 2 + experimental.astype(np.int64) + 1)
+    key = code.astype(np.int64) * 2 + experimental
+    key += 1
+    key[timeout] = 0
     if key.size and int(key.min()) >= 0 and int(key.max()) < 1 << 20:  # codes are small: no sort needed
         seen = np.bincount(key)
-        uniq = np.nonzero(seen)[0]
+        uniq = np.flatnonzero(seen)
         table = np.zeros(seen.size, dtype=np.int64)
         table[uniq] = np.arange(uniq.size)
         inv = table[key]
@@ -107,7 +124,11 @@ def _result_part(code: np.ndarray, experimental: np.ndarray, timeout: np.ndarray
             names.append((TIMEOUT,))
         else:
             names.append((f"exp:{k // 2}" if k % 2 else str(k // 2),))
-    return inv.astype(np.int64), names
+    return inv.astype(np.int64, copy=False), names
+
+
+_PAIR = ["home_plmn", "visited_plmn"]
+_MESSAGE = ["protocol", "interface", "command"]
 
 
 def transactions(batch: pa.RecordBatch) -> list[Observation]:
@@ -115,25 +136,25 @@ def transactions(batch: pa.RecordBatch) -> list[Observation]:
     n = batch.num_rows
     if n == 0:
         return []
-    home = _single(batch["home_plmn"])
-    vis = _single(batch["visited_plmn"])
-    proto = _single(batch["protocol"])
-    iface = _single(batch["interface"])
-    cmd = _single(batch["command"])
+    home, vis, proto, iface, cmd = (_single(batch[c]) for c in (*_PAIR, *_MESSAGE))
     rc = batch["result_code"]
-    timed_out = _np(batch["timed_out"]).astype(bool) | _np(rc.is_null()).astype(bool)
-    result = _result_part(_np(rc), _np(batch["experimental"]).astype(bool), timed_out)
-    t_req = _np(batch["request_time"]).astype(np.int64)
+    timed_out = _np(batch["timed_out"])
+    if rc.null_count:
+        timed_out = timed_out | _np(rc.is_null())
+    result = _result_part(_np(rc), _np(batch["experimental"]), timed_out)
+    t_req = _np(batch["request_time"]).astype(np.int64, copy=False)
     out = [Observation("roamsim_messages_total", [proto, iface, cmd, result, home, vis], t_req)]
-    sel = np.nonzero(timed_out)[0]
+    sel = np.flatnonzero(timed_out)
     if sel.size:
+        sub = _rows(batch, sel, [*_MESSAGE, *_PAIR, "request_time"])
         out.append(Observation("roamsim_transaction_timeouts_total",
-                               [_take(p, sel) for p in (proto, iface, cmd, home, vis)], t_req[sel]))
-    sel = np.nonzero(_np(batch["steering_reject"]).astype(bool))[0]
+                               [_single(sub[c]) for c in (*_MESSAGE, *_PAIR)], _np(sub["request_time"])))
+    sel = np.flatnonzero(_np(batch["steering_reject"]))
     if sel.size:
-        t_ans = _np(batch["answer_time"], -1).astype(np.int64)
-        out.append(Observation("roamsim_steering_rejects_total", [_take(home, sel), _take(vis, sel)],
-                               np.where(t_ans[sel] >= 0, t_ans[sel], t_req[sel])))
+        sub = _rows(batch, sel, [*_PAIR, "request_time", "answer_time"])
+        t_ans = _np(sub["answer_time"], -1)
+        out.append(Observation("roamsim_steering_rejects_total", [_single(sub[c]) for c in _PAIR],
+                               np.where(t_ans >= 0, t_ans, _np(sub["request_time"]))))
     return out
 
 
@@ -141,22 +162,21 @@ def messages(batch: pa.RecordBatch) -> list[Observation]:
     """Messages per link, and each answer as its responder sends it (hop 0)."""
     if batch.num_rows == 0:
         return []
-    t = _np(batch["time"]).astype(np.int64)
+    t = _np(batch["time"]).astype(np.int64, copy=False)
     out = [Observation("roamsim_link_messages_total", [_single(batch["origin"]), _single(batch["destination"])], t)]
-    is_req = _np(batch["is_request"]).astype(bool)
-    sel = np.nonzero(~is_req & (_np(batch["hop"]) == 0))[0]
+    sel = np.flatnonzero((_np(batch["hop"]) == 0) > _np(batch["is_request"]))  # hop 0 and not a request
     if sel.size:
-        idx = pa.array(sel)
-        base = batch["result_code"].take(idx)
-        exp_col = batch["experimental_result_code"].take(idx)
-        experimental = _np(base.is_null()).astype(bool) & ~_np(exp_col.is_null()).astype(bool)
-        code = np.where(experimental, _np(exp_col), _np(base))
-        missing = _np(base.is_null()).astype(bool) & ~experimental
+        sub = _rows(batch, sel, ["protocol", "interface", "message", *_PAIR, "time", "result_code",
+                                 "experimental_result_code"])
+        base, exp_col = sub["result_code"], sub["experimental_result_code"]
+        base_null = _np(base.is_null())
+        experimental = base_null & _np(exp_col.is_valid())
+        code = _np(pc.coalesce(base, exp_col), 0)
         out.append(Observation("roamsim_messages_total", [
-            _take(_single(batch[c]), sel) for c in ("protocol", "interface", "message")
-        ] + [_result_part(code, experimental, missing)] + [
-            _take(_single(batch[c]), sel) for c in ("home_plmn", "visited_plmn")
-        ], t[sel]))
+            _single(sub[c]) for c in ("protocol", "interface", "message")
+        ] + [_result_part(code, experimental, base_null & ~experimental)] + [
+            _single(sub[c]) for c in _PAIR
+        ], _np(sub["time"]).astype(np.int64, copy=False)))
     return out
 
 
@@ -174,45 +194,56 @@ class Registrations:
         self.pair = np.zeros(0, dtype=np.int64)
         self._mmes: dict[str, int] = {}
         self._pairs: dict[tuple[str, str], int] = {}
+        self._pair_tables: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
         self.pair_names: Names = []
 
     def _intern_mmes(self, names: list[str]) -> np.ndarray:
         return np.asarray([self._mmes.setdefault(n, len(self._mmes)) for n in names], dtype=np.int64)
 
-    def _intern_pairs(self, home: list[str], vis: list[str], hc: np.ndarray, vc: np.ndarray) -> np.ndarray:
-        key = hc * max(1, len(vis)) + vc
-        uniq, inv = np.unique(key, return_inverse=True)
-        table = []
-        for k in uniq.tolist():
-            name = (home[k // max(1, len(vis))], vis[k % max(1, len(vis))])
-            if name not in self._pairs:
-                self._pairs[name] = len(self.pair_names)
-                self.pair_names.append(name)
-            table.append(self._pairs[name])
-        return np.asarray(table, dtype=np.int64)[inv] if uniq.size else np.zeros(0, dtype=np.int64)
+    def _pair_table(self, home: list[str], vis: list[str]) -> np.ndarray:
+        """Pair code of every (home code, visited code), flattened home-major (the event log's dictionaries are
+        the same in every batch, so this is built once)."""
+        key = (tuple(home), tuple(vis))
+        table = self._pair_tables.get(key)
+        if table is None:
+            pair_codes = []
+            for pair in itertools.product(home, vis):
+                code = self._pairs.get(pair)
+                if code is None:
+                    code = self._pairs[pair] = len(self.pair_names)
+                    self.pair_names.append(pair)
+                pair_codes.append(code)
+            table = self._pair_tables[key] = np.asarray(pair_codes, dtype=np.int64)
+        return table
+
+    def _roles(self, types: list[str], outcomes: list[str]) -> np.ndarray:
+        """(type code, outcome code) → 0: no effect, 1: (re)registers, 2: may deregister."""
+        role = np.zeros((max(1, len(types)), max(1, len(outcomes))), dtype=np.int8)
+        for i, t in enumerate(types):
+            for j, o in enumerate(outcomes):
+                if t in REGISTERING_TYPES and o == "success":
+                    role[i, j] = 1
+                elif t == "cancel_location" or (t == "purge" and o == "success"):
+                    role[i, j] = 2
+        return role
 
     def apply(self, batch: pa.RecordBatch) -> Observation | None:
         """Apply a procedures batch; return the gauge deltas (+1/-1 per pair) it causes."""
         ptype, pnames = codes(batch["type"])
         outc, onames = codes(batch["outcome"])
-        success = np.zeros(len(onames), dtype=bool)
-        success[[i for i, n in enumerate(onames) if n == "success"]] = True
-        ok = success[outc] if outc.size else np.zeros(0, dtype=bool)
-        reg_t = np.isin(ptype, [i for i, n in enumerate(pnames) if n in REGISTERING_TYPES])
-        cancel_t = ptype == (pnames.index("cancel_location") if "cancel_location" in pnames else -1)
-        purge_t = ptype == (pnames.index("purge") if "purge" in pnames else -1)
-        is_reg = reg_t & ok
-        event = np.nonzero(is_reg | cancel_t | (purge_t & ok))[0]
+        role = self._roles(pnames, onames)[ptype, outc]
+        event = np.flatnonzero(role)
         if event.size == 0:
             return None
-        imsi = _np(batch["imsi"]).astype(np.int64)[event]
-        mc, mnames = codes(batch["mme"])
-        mme = self._intern_mmes(mnames)[mc[event]]
-        hc, hnames = codes(batch["home_plmn"])
-        vc, vnames = codes(batch["visited_plmn"])
-        pair = self._intern_pairs(hnames, vnames, hc[event], vc[event])
-        times = _np(batch["end_time"]).astype(np.int64)[event]
-        reg = is_reg[event]
+        sub = _rows(batch, event, ["imsi", "mme", "home_plmn", "visited_plmn", "end_time"])
+        reg = role[event] == 1
+        imsi = _np(sub["imsi"]).astype(np.int64, copy=False)
+        mc, mnames = codes(sub["mme"])
+        mme = self._intern_mmes(mnames)[mc]
+        hc, hnames = codes(sub["home_plmn"])
+        vc, vnames = codes(sub["visited_plmn"])
+        pair = self._pair_table(hnames, vnames)[np.ravel_multi_index((hc, vc), (len(hnames), len(vnames)))]
+        times = _np(sub["end_time"]).astype(np.int64, copy=False)
 
         order = np.argsort(imsi, kind="stable")  # grouped by IMSI, record order inside a group
         imsi, mme, pair, times, reg = imsi[order], mme[order], pair[order], times[order], reg[order]
@@ -222,12 +253,15 @@ class Registrations:
         gimsi = imsi[gstart]
         # The state before this batch, per IMSI.
         pos = np.searchsorted(self.imsi, gimsi)
-        known = pos < self.imsi.size
-        known[known] = self.imsi[pos[known]] == gimsi[known]
-        prior_mme = np.full(gimsi.size, -1, dtype=np.int64)
-        prior_pair = np.full(gimsi.size, -1, dtype=np.int64)
-        prior_mme[known] = self.mme[pos[known]]
-        prior_pair[known] = self.pair[pos[known]]
+        if self.imsi.size:
+            at = np.minimum(pos, self.imsi.size - 1)
+            known = self.imsi[at] == gimsi
+            prior_mme = np.where(known, self.mme[at], -1)
+            prior_pair = np.where(known, self.pair[at], -1)
+        else:
+            at = pos
+            known = np.zeros(gimsi.size, dtype=bool)
+            prior_mme = prior_pair = np.full(gimsi.size, -1, dtype=np.int64)
         # Segments: a group's rows up to its first registration, then from each registration on.
         sstart = gstart | reg
         seg = np.cumsum(sstart) - 1
@@ -258,8 +292,8 @@ class Registrations:
         last = seg[np.r_[np.nonzero(gstart[1:])[0], n - 1]]  # each group's last segment
         end_mme = np.where(registered_at_end[last], base_mme[last], -1)
         end_pair = np.where(registered_at_end[last], base_pair[last], -1)
-        self.mme[pos[known]] = end_mme[known]
-        self.pair[pos[known]] = end_pair[known]
+        self.mme[at[known]] = end_mme[known]
+        self.pair[at[known]] = end_pair[known]
         new = ~known & (end_mme >= 0)
         if new.any():
             self.imsi = np.insert(self.imsi, pos[new], gimsi[new])
@@ -276,22 +310,19 @@ def procedures(batch: pa.RecordBatch) -> list[Observation]:
     """Procedure attempts by outcome, registrations, and durations of the successful ones."""
     if batch.num_rows == 0:
         return []
-    ptype = _single(batch["type"])
-    home = _single(batch["home_plmn"])
-    vis = _single(batch["visited_plmn"])
-    rat = _single(batch["rat"])
-    outcome = _single(batch["outcome"])
-    end = _np(batch["end_time"]).astype(np.int64)
+    ptype, home, vis, rat, outcome = (_single(batch[c]) for c in ("type", *_PAIR, "rat", "outcome"))
+    end = _np(batch["end_time"]).astype(np.int64, copy=False)
     out = [Observation("roamsim_procedures_total", [ptype, home, vis, rat, outcome], end)]
-    is_reg = np.isin(ptype[0], [i for i, (n,) in enumerate(ptype[1]) if n in REGISTRATION_TYPES])
-    sel = np.nonzero(is_reg)[0]
+    sel = np.flatnonzero(_lookup(ptype[1], REGISTRATION_TYPES)[ptype[0]])
     if sel.size:
-        out.append(Observation("roamsim_registrations_total", [_take(p, sel) for p in (home, vis, rat, outcome)],
-                               end[sel]))
-    ok = np.isin(outcome[0], [i for i, (n,) in enumerate(outcome[1]) if n == "success"])
-    sel = np.nonzero(ok)[0]
+        sub = _rows(batch, sel, [*_PAIR, "rat", "outcome", "end_time"])
+        out.append(Observation("roamsim_registrations_total", [_single(sub[c]) for c in (*_PAIR, "rat", "outcome")],
+                               _np(sub["end_time"]).astype(np.int64, copy=False)))
+    sel = np.flatnonzero(_lookup(outcome[1], {"success"})[outcome[0]])
     if sel.size:
-        start = _np(batch["start_time"]).astype(np.int64)
-        out.append(Observation("roamsim_procedure_duration_seconds", [_take(p, sel) for p in (ptype, home, vis, rat)],
-                               end[sel], end[sel] - start[sel]))
+        sub = _rows(batch, sel, ["type", *_PAIR, "rat", "start_time", "end_time"])
+        t_end = _np(sub["end_time"]).astype(np.int64, copy=False)
+        out.append(Observation("roamsim_procedure_duration_seconds",
+                               [_single(sub[c]) for c in ("type", *_PAIR, "rat")], t_end,
+                               t_end - _np(sub["start_time"])))
     return out
