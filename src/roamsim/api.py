@@ -18,6 +18,7 @@ from roamsim.engine.core import Engine
 from roamsim.population.build import STREAM_ENGINE, STREAM_POPULATION, build_population, cohort_seed
 from roamsim.records.buffers import RecordBuffers
 from roamsim.report import REPORT_FILE, write_report
+from roamsim.report.columns import RunColumns
 from roamsim.scenario import Scenario
 from roamsim.scenario.load import scenario_digest
 from roamsim.sinks.eventlog import FILES, ParquetSink
@@ -280,11 +281,13 @@ def simulate(
             counts.update(roamers=population.size, events=engine.events, transactions=records.transactions,
                           messages=sink.messages, procedures=records.procedures, sessions=records.sessions)
         mark = time.perf_counter()
-        _write_json(out / KPIS, compute_kpis(out, scenario, world))
+        columns = RunColumns(out)  # one read of the Parquet files for the KPIs and the report
+        _write_json(out / KPIS, compute_kpis(out, scenario, world, columns))
         files.append(KPIS)
         phases["kpis_s"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
-        write_report(out)
+        write_report(out, columns=columns)
+        del columns
         files.append(REPORT_FILE)
         phases["report_s"] = round(time.perf_counter() - mark, 3)
         if traces is not None:

@@ -1,7 +1,7 @@
 """Time bins and latency histograms for the report's time series.
 
-Counts per interval are ``numpy.bincount`` over ``(key, bin)`` per row group, so a
-run of any size is summarised in memory proportional to keys × bins. Latency
+Counts per interval are ``numpy.bincount`` over ``(key, bin)``, so a run of any
+size is summarised in memory proportional to keys × bins. Latency
 percentiles per interval come from log-spaced histograms (100 bins per decade,
 ±1.2 % resolution) rather than from the raw values.
 """
@@ -67,10 +67,12 @@ def percentiles(hist: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
 
 
 def distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct non-negative keys and each key's position among them (a bincount lookup table
-    for small keys, which is far faster than sorting)."""
+    """Sorted distinct keys and each key's position among them (a bincount lookup table for small
+    non-negative keys, which is far faster than sorting)."""
+    if not keys.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     kmax = int(keys.max()) + 1
-    if kmax <= 1 << 22:
+    if kmax <= 1 << 22 and int(keys.min()) >= 0:
         present = np.nonzero(np.bincount(keys, minlength=kmax))[0]
         lut = np.zeros(kmax, dtype=np.int64)
         lut[present] = np.arange(present.size)
@@ -81,7 +83,7 @@ def distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def add_counts(acc: dict[Any, np.ndarray], keys: np.ndarray, bins: np.ndarray, nbins: int,
                name: Callable[[int], Any] = int) -> None:
-    """Add one row group's (key, bin) counts into ``acc`` (``name(key)`` → counts per bin)."""
+    """Add (key, bin) counts into ``acc`` (``name(key)`` → counts per bin)."""
     if not keys.size:
         return
     k, pos = distinct(keys)
@@ -96,14 +98,15 @@ def add_counts(acc: dict[Any, np.ndarray], keys: np.ndarray, bins: np.ndarray, n
 
 def add_hist(acc: dict[int, np.ndarray], keys: np.ndarray, bins: np.ndarray, d_ns: np.ndarray,
              nbins: int) -> None:
-    """Add one row group's latencies into per-key (bins × HIST_BINS) histograms."""
+    """Add latencies into per-key (bins × HIST_BINS) histograms (one bincount for all keys)."""
     if not keys.size:
         return
-    lb = latency_bins(d_ns)
-    for key in np.unique(keys).tolist():
-        m = keys == key
-        h = np.bincount(bins[m] * HIST_BINS + lb[m], minlength=nbins * HIST_BINS).reshape(nbins, HIST_BINS)
+    k, pos = distinct(keys)
+    size = nbins * HIST_BINS
+    h = np.bincount((pos * nbins + bins) * HIST_BINS + latency_bins(d_ns), minlength=k.size * size)
+    for i, key in enumerate(k.tolist()):
+        part = h[i * size:(i + 1) * size].reshape(nbins, HIST_BINS)
         if key in acc:
-            acc[key] += h
+            acc[key] += part
         else:
-            acc[key] = h.astype(np.int64)
+            acc[key] = part.astype(np.int64)

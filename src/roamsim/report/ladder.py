@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from roamsim.report.columns import RunColumns
 from roamsim.report.rundir import RunInput
 
 MAX_PROCEDURES = 12
@@ -31,6 +32,13 @@ FOLLOW_UP_TRIGGERS = ("retry", "reselection", "backoff_expiry")
 """Triggers of an attempt that continues the previous one's registration episode."""
 TIERS = ("a steered attempt that was retried", "a steered attempt", "a retried attempt", "a failed procedure",
          "the first procedure")
+
+
+MESSAGE_COLUMNS = ("time", "procedure_id", "txn_id", "protocol", "interface", "message", "is_request", "origin",
+                   "destination", "hop", "result_code", "experimental_result_code")
+"""The columns of messages.parquet a ladder draws."""
+LADDER_BATCH = 16_384
+"""Rows per batch when reading a row group of messages.parquet up to the sample's last message."""
 
 
 class LadderChoice:
@@ -51,7 +59,7 @@ class LadderChoice:
 
     def consider(self, pid: np.ndarray, imsi: np.ndarray, steered: np.ndarray, retry: np.ndarray,
                  failed: np.ndarray) -> None:
-        """Offer one row group's procedures."""
+        """Offer procedures (all, or one row group's at a time)."""
         for tier, m in enumerate((steered & retry, steered, retry, failed, np.ones(pid.size, dtype=bool))):
             if tier > self.tier:
                 break
@@ -111,9 +119,37 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def read_ladder(run: RunInput, choice: LadderChoice) -> Ladder:
-    """Read the chosen roamer's episode from the Parquet files."""
-    p = pq.read_table(run.parquet("procedures"), filters=[("imsi", "=", choice.imsi)])
+def _messages_of(run: RunInput, ids: list[int]) -> pa.Table:
+    """All messages of the procedures ``ids``, in file order.
+
+    Only the row groups whose procedure_id statistics (min, max) can hold one of them are read, and of
+    those only the procedure_id column whole: the others are decoded batch by batch up to the last
+    matching row (the sample is the lowest procedure id of its kind, so usually early in its row group).
+    """
+    pf = pq.ParquetFile(run.parquet("messages"), memory_map=True)
+    column = pf.schema_arrow.get_field_index("procedure_id")
+    wanted = pa.array(sorted(ids), type=pa.int64())
+    names = [c for c in MESSAGE_COLUMNS if c in pf.schema_arrow.names]
+    parts = []
+    for rg in range(pf.num_row_groups):
+        stats = pf.metadata.row_group(rg).column(column).statistics
+        if stats is not None and stats.has_min_max and not any(stats.min <= i <= stats.max for i in ids):
+            continue
+        hits = pc.is_in(pf.read_row_group(rg, columns=["procedure_id"])["procedure_id"], value_set=wanted)
+        rows = np.flatnonzero(np.asarray(pc.fill_null(hits, False).to_numpy(zero_copy_only=False), dtype=bool))
+        seen = 0
+        for batch in pf.iter_batches(batch_size=LADDER_BATCH, row_groups=[rg], columns=names):
+            if not rows.size or seen > rows[-1]:
+                break
+            parts.append(batch.filter(pc.is_in(batch["procedure_id"], value_set=wanted)))
+            seen += batch.num_rows
+    return pa.Table.from_batches(parts) if parts else pf.schema_arrow.empty_table().select(names)
+
+
+def read_ladder(run: RunInput, choice: LadderChoice, cols: RunColumns | None = None) -> Ladder:
+    """Read the chosen roamer's episode from the Parquet files (its procedures from ``cols``)."""
+    table = (RunColumns(run.path) if cols is None else cols).table("procedures")
+    p = table.filter(pc.equal(table["imsi"], pa.scalar(choice.imsi, table.schema.field("imsi").type)))
     procs = sorted(_rows(p), key=lambda r: (int(r["start_time"]), int(r["procedure_id"])))
     at = next(i for i, r in enumerate(procs) if r["procedure_id"] == choice.procedure_id)
     first = at
@@ -134,7 +170,7 @@ def read_ladder(run: RunInput, choice: LadderChoice) -> Ladder:
         int(r["start_time"]), int(r["end_time"]),
     ) for r in chosen]
     ids = [q.procedure_id for q in procedures]
-    m = pq.read_table(run.parquet("messages"), filters=[("procedure_id", "in", ids)])
+    m = _messages_of(run, ids)
     m = m.take(pc.sort_indices(m, [("time", "ascending"), ("txn_id", "ascending"), ("hop", "ascending")]))
     rows = _rows(m)
     messages = [Message(

@@ -1,15 +1,17 @@
-"""One streaming pass over each Parquet file of a run: everything the report draws beyond kpis.json.
+"""One pass over the columns of each Parquet file of a run: everything the report draws beyond kpis.json.
 
-Row groups are read one at a time and reduced at once (counts per interval with
-``numpy.bincount``, latency histograms, small per-key tallies), so memory stays
-bounded by keys × intervals whatever the number of rows. Everything is keyed by
-column values (``protocol``, ``interface``, ``type``, element names), so new
-protocols and procedure types appear without a change here.
+The columns come from :class:`~roamsim.report.columns.RunColumns` (one read per
+file, shared with kpis.json) and are reduced column-wise (counts per interval with
+``numpy.bincount``, latency histograms, small per-key tallies); the aggregates take
+memory proportional to keys × intervals. Everything is keyed by column values
+(``protocol``, ``interface``, ``type``, element names), so new protocols and
+procedure types appear without a change here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +19,8 @@ import numpy as np
 
 from roamsim.records import schema
 from roamsim.report import bins
-from roamsim.report.columns import Vocabulary, numbers, row_groups
-from roamsim.report.ladder import LadderChoice
+from roamsim.report.columns import ReadFile, RunColumns, Vocabulary
+from roamsim.report.ladder import Ladder, LadderChoice, read_ladder
 from roamsim.report.rundir import RunInput
 from roamsim.report.steering import Funnel, FunnelRows, Policy, funnels
 
@@ -80,6 +82,8 @@ class RunData:
     """Command (request name) → (protocol, interface)."""
     funnels: list[Funnel] = field(default_factory=list)
     ladder: LadderChoice | None = None
+    sample: Ladder | None = None
+    """The sample roamer's ladder (when scanned with ``sample``)."""
 
 
 def policies(run: RunInput) -> list[Policy]:
@@ -99,68 +103,104 @@ def policies(run: RunInput) -> list[Policy]:
     return out
 
 
-def scan(run: RunInput, step_ns: int | None = None, t0_ns: int | None = None, nbins: int | None = None) -> RunData:
-    """Aggregate a run's Parquet files. ``step_ns``/``t0_ns``/``nbins`` fix the intervals (to overlay runs)."""
+def scan(run: RunInput, step_ns: int | None = None, t0_ns: int | None = None, nbins: int | None = None,
+         columns: RunColumns | None = None, sample: bool = False) -> RunData:
+    """Aggregate a run's Parquet files. ``step_ns``/``t0_ns``/``nbins`` fix the intervals (to overlay runs);
+    ``columns`` shares one read of the files with kpis.json; ``sample`` also reads the sample roamer's ladder.
+
+    The transactions are reduced on a second thread while this one does the procedures, the ladder and
+    the link chart (NumPy and pyarrow release the GIL); the parts are put together here, in a fixed order.
+    """
     step = step_ns or bins.choose_step(run.window_ns)
     data = RunData(run, step, nbins or max(1, -(-run.window_ns // step)))
     t0 = run.t0_ns if t0_ns is None else t0_ns
-    _procedures(data, t0)
-    _transactions(data, t0)
-    _messages(data, t0)
+    cols = RunColumns(run.path) if columns is None else columns
+    cols.prefetch()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-scan") as pool:
+        transactions = pool.submit(_transactions, data, t0, cols)
+        _procedures(data, t0, cols.file("procedures"))
+        if sample and data.ladder is not None:
+            data.sample = read_ladder(run, data.ladder, cols)
+        links = _messages(data, t0, cols)
+        data.errors, data.commands, rtt_charts = transactions.result()
+    data.charts += rtt_charts
+    data.charts.insert(1, links)
     return data
 
 
-def _procedures(data: RunData, t0: int) -> None:
-    run, nb = data.run, data.nbins
+def _member(codes: np.ndarray, size: int, wanted: list[int]) -> np.ndarray:
+    """Which ``codes`` (below ``size``) are in ``wanted``: one lookup instead of ``numpy.isin``'s passes."""
+    table = np.zeros(size, dtype=bool)
+    table[wanted] = True
+    return np.asarray(table[codes], dtype=bool)
+
+
+def _procedures(data: RunData, t0: int, read: ReadFile) -> None:
+    nb, table = data.nbins, read.table
     ptype, trig, outc, plmn = Vocabulary(), Vocabulary(), Vocabulary(), Vocabulary()
-    pols = policies(run)
-    rows = FunnelRows()
+    pols = policies(data.run)
+    # Enumerations are encoded chunk by chunk, each vocabulary's extra names added after each chunk as
+    # they were after each row group, so codes (and the order of the charts, which follows them) are
+    # those of a row-group-by-row-group reader.
+    ty, tr, oc, home, vis = (np.empty(table.num_rows, dtype=np.int64) for _ in range(5))
+    at = 0
+    for batch in table.to_batches():
+        end = at + batch.num_rows
+        ptype.encode_into(batch["type"], ty[at:end])
+        trig.encode_into(batch["trigger"], tr[at:end])
+        outc.encode_into(batch["outcome"], oc[at:end])
+        plmn.encode_into(batch["home_plmn"], home[at:end])
+        plmn.encode_into(batch["visited_plmn"], vis[at:end])
+        at = end
+        for name in CHART_TYPES:
+            ptype.code(name)
+        for name in ("success", "timeout", "aborted"):
+            outc.code(name)
+        for p in pols:
+            for x in (p.home_plmn, *sorted(p.country_plmns)):
+                plmn.code(x)
+        for p in pols:
+            for x in p.preferred_plmns:
+                plmn.code(x)
+        trig.code("retry")
+    start, end = read.array("start_time"), read.array("end_time")
+    steered = np.asarray(read.array("steered", 0), dtype=bool)
+    imsi, pid = read.array("imsi"), read.array("procedure_id")
+    success = oc == outc.code("success")
+    reg = _member(ty, len(ptype.names), [ptype.code(t) for t in CHART_TYPES])
+    initial = _member(ty, len(ptype.names), [ptype.code(t) for t in REGISTRATION_TYPES])
+    # Registrations per interval: (type × {success, rejected, steering reject, timeout}).
+    cls = np.where(success, 0, np.where(steered, 2, np.where(oc == outc.code("timeout"), 3, 1)))
+    keep = reg & (oc != outc.code("aborted"))
     counts: dict[Any, np.ndarray] = {}  # (type, outcome/steered) → registrations per interval
+    bins.add_counts(counts, (ty * 4 + cls)[keep], bins.time_bins(end[keep], t0, data.step_ns, nb), nb)
+    ok = initial & success
     hist: dict[int, np.ndarray] = {}  # type → successful-procedure durations per interval
-    tally: Counter[tuple[int, int, int, int]] = Counter()
+    bins.add_hist(hist, ty[ok], bins.time_bins(end[ok], t0, data.step_ns, nb), end[ok] - start[ok], nb)
+    # Attempts per (type, home, visited, outcome).
+    n_p, n_o = len(plmn.names), len(outc.names)
+    tally = np.bincount(((ty * n_p + home) * n_p + vis) * n_o + oc)
+    for key, n in zip(np.flatnonzero(tally).tolist(), tally[tally > 0].tolist(), strict=True):
+        rest, o = divmod(key, n_o)
+        rest, v = divmod(rest, n_p)
+        t, h = divmod(rest, n_p)
+        data.outcomes.setdefault((ptype.names[t], plmn.names[h], plmn.names[v]), Counter())[outc.names[o]] += n
+    # Steering funnel: attach attempts of steered homes in steered countries.
+    if pols:
+        policy_of = np.full((n_p, n_p), -1, dtype=np.int64)  # (home, visited) → policy
+        preferred = np.zeros((len(pols), n_p), dtype=bool)  # policy × visited
+        for j, p in enumerate(pols):
+            for x in sorted(p.country_plmns):
+                policy_of[plmn.code(p.home_plmn), plmn.code(x)] = j
+            preferred[j, [plmn.code(x) for x in p.preferred_plmns]] = True
+        m = np.flatnonzero(initial)
+        m = m[policy_of[home[m], vis[m]] >= 0]
+        pol_m, vis_m = policy_of[home[m], vis[m]], vis[m]
+        rows = FunnelRows()
+        rows.add(imsi[m], start[m], end[m], pol_m, preferred[pol_m, vis_m], steered[m], success[m])
+        data.funnels = funnels(pols, rows)
     choice = LadderChoice()
-    for g in row_groups(run.parquet("procedures"), ["procedure_id", "type", "trigger", "outcome", "home_plmn",
-                                                    "visited_plmn", "start_time", "end_time", "steered", "imsi",
-                                                    "mme"]):
-        ty, tr, oc = ptype.encode(g["type"]), trig.encode(g["trigger"]), outc.encode(g["outcome"])
-        home, vis = plmn.encode(g["home_plmn"]), plmn.encode(g["visited_plmn"])
-        start, end = numbers(g["start_time"]), numbers(g["end_time"])
-        steered = numbers(g["steered"], 0).astype(bool)
-        imsi, pid = numbers(g["imsi"]), numbers(g["procedure_id"])
-        success = oc == outc.code("success")
-        reg = np.isin(ty, [ptype.code(t) for t in CHART_TYPES])
-        initial = np.isin(ty, [ptype.code(t) for t in REGISTRATION_TYPES])
-        # Registrations per interval: (type × {success, rejected, steering reject, timeout}).
-        cls = np.where(success, 0, np.where(steered, 2, np.where(oc == outc.code("timeout"), 3, 1)))
-        keep = reg & (oc != outc.code("aborted"))
-        bins.add_counts(counts, (ty * 4 + cls)[keep], bins.time_bins(end[keep], t0, data.step_ns, nb), nb)
-        ok = initial & success
-        bins.add_hist(hist, ty[ok], bins.time_bins(end[ok], t0, data.step_ns, nb), end[ok] - start[ok], nb)
-        key = ((ty * 4096 + home) * 4096 + vis) * 64 + oc
-        k, c = np.unique(key, return_counts=True)
-        for kk, cc in zip(k.tolist(), c.tolist(), strict=True):
-            rest, o = divmod(kk, 64)
-            rest, v = divmod(rest, 4096)
-            t, h = divmod(rest, 4096)
-            tally[(t, h, v, o)] += cc
-        # Steering funnel: attach attempts of steered homes in steered countries.
-        if pols:
-            plmn_pol = {(h, v): j for j, p in enumerate(pols) for h in [plmn.code(p.home_plmn)]
-                        for v in (plmn.code(x) for x in sorted(p.country_plmns))}
-            pair = home * 4096 + vis
-            pol_of = np.full(ty.size, -1, dtype=np.int64)
-            for (h, v), j in plmn_pol.items():
-                pol_of[pair == h * 4096 + v] = j
-            m = initial & (pol_of >= 0)
-            pref_codes = [[plmn.code(x) for x in p.preferred_plmns] for p in pols]
-            is_pref = np.zeros(ty.size, dtype=bool)
-            for j, codes in enumerate(pref_codes):
-                is_pref |= (pol_of == j) & np.isin(vis, codes)
-            rows.add(imsi[m], start[m], end[m], pol_of[m], is_pref[m], steered[m], success[m])
-        choice.consider(pid, imsi, steered, tr == trig.code("retry"), ~success)
-    for (ti, hi, vi, oi), n in tally.items():
-        data.outcomes.setdefault((ptype.names[ti], plmn.names[hi], plmn.names[vi]), Counter())[outc.names[oi]] += n
-    data.funnels = funnels(pols, rows)
+    choice.consider(pid, imsi, steered, tr == trig.code("retry"), ~success)
     data.ladder = choice if choice.found else None
     lines: list[Line] = []
     labels = ("successful", "rejected", "rejected by steering", "timed out")
@@ -179,69 +219,88 @@ def _procedures(data: RunData, t0: int) -> None:
             "from the first request to the last answer; percentiles of a log-binned histogram (±1.2 %)"))
 
 
-def _transactions(data: RunData, t0: int) -> None:
-    run, nb = data.run, data.nbins
+def _first_seen(pos: np.ndarray, n: int, starts: np.ndarray) -> np.ndarray:
+    """Keys 0..n-1 (``pos``: each row's key; ``starts``: where each row group begins in ``pos``, then its end)
+    ordered by the first row group holding them, then by key: the order a row-group-by-row-group tally
+    meets them (keys never met come last)."""
+    groups = starts.size - 1
+    first = np.full(n, groups, dtype=np.int64)
+    for g in range(groups):
+        met = np.bincount(pos[starts[g]:starts[g + 1]], minlength=n) > 0
+        first[met & (first == groups)] = g
+    return np.lexsort((np.arange(n), first))
+
+
+def _transactions(data: RunData, t0: int, cols: RunColumns
+                  ) -> tuple[list[ErrorRow], dict[str, tuple[str, str]], list[TimeChart]]:
+    """Error mix, command → (protocol, interface) and round-trip charts, from transactions.parquet (reads
+    only ``data``'s intervals: it runs beside :func:`_procedures`)."""
+    read = cols.file("transactions")
+    nb, table = data.nbins, read.table
     proto, iface, cmd = Vocabulary(), Vocabulary(), Vocabulary()
-    answers: Counter[tuple[int, int, int, bool]] = Counter()
-    timeouts: Counter[tuple[int, int]] = Counter()
+    p, i, c = proto.encode(table["protocol"]), iface.encode(table["interface"]), cmd.encode(table["command"])
+    ni = max(len(iface.names), 1)
+    pi = p * ni + i  # (protocol, interface), ordered as the pair
+    answered = ~np.asarray(table["result_code"].is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    exp = read.array("experimental", 0)
+    tout = np.asarray(read.array("timed_out", 0), dtype=bool)
+    req, ans = read.array("request_time"), read.array("answer_time", 0)
+    starts = np.r_[0, np.cumsum(read.row_group_rows, dtype=np.int64)]
+    pis, pi_pos = bins.distinct(pi)
+    codes, code_pos = bins.distinct(read.array("result_code", 0))
+    nc = max(codes.size, 1)
+    # Answers per (protocol, interface, result code, experimental), listed in the order they first appear
+    # (row group by row group, each group's keys ascending): rows with equal counts keep that order.
+    a = np.flatnonzero(answered)
+    key = (pi_pos[a] * 2 + exp[a]) * nc + code_pos[a]
+    n_key = np.bincount(key, minlength=pis.size * 2 * nc)
+    answers: dict[tuple[int, int, int, bool], int] = {}
+    for k in _first_seen(key, n_key.size, np.asarray(np.searchsorted(a, starts))).tolist():
+        if n_key[k]:
+            rest, code = divmod(k, nc)
+            pij, e = divmod(rest, 2)
+            pk = int(pis[pij])
+            answers[(pk // ni, pk % ni, int(codes[code]), bool(e))] = int(n_key[k])
+    timeouts = np.bincount(pi_pos[tout], minlength=pis.size)
+    used = c * pis.size + pi_pos
+    n_used = np.bincount(used, minlength=len(cmd.names) * pis.size)
+    commands: dict[str, tuple[str, str]] = {}
+    for k in _first_seen(used, n_used.size, starts).tolist():
+        if n_used[k]:
+            pk = int(pis[k % pis.size])
+            commands.setdefault(cmd.names[k // pis.size], (proto.names[pk // ni], iface.names[pk % ni]))
+    ok = np.flatnonzero(answered & ~tout)
     hist: dict[int, np.ndarray] = {}
-    for g in row_groups(run.parquet("transactions"), ["protocol", "interface", "command", "result_code",
-                                                      "experimental", "timed_out", "request_time",
-                                                      "answer_time"]):
-        p, i, c = proto.encode(g["protocol"]), iface.encode(g["interface"]), cmd.encode(g["command"])
-        pi = p * 256 + i
-        answered = ~np.asarray(g["result_code"].is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        rc = numbers(g["result_code"], 0).astype(np.int64)
-        exp = numbers(g["experimental"], 0).astype(bool)
-        tout = numbers(g["timed_out"], 0).astype(bool)
-        req, ans = numbers(g["request_time"]), numbers(g["answer_time"], 0)
-        key = (pi * 2 + exp) * 2**32 + rc
-        k, n = np.unique(key[answered], return_counts=True)
-        for kk, nn in zip(k.tolist(), n.tolist(), strict=True):
-            code, rest = kk % 2**32, kk // 2**32
-            answers[(rest // 2 // 256, rest // 2 % 256, code, bool(rest % 2))] += nn
-        k, n = np.unique(pi[tout], return_counts=True)
-        for kk, nn in zip(k.tolist(), n.tolist(), strict=True):
-            timeouts[(kk // 256, kk % 256)] += nn
-        for kk in np.unique(c * 65536 + pi).tolist():
-            data.commands.setdefault(cmd.names[kk // 65536], (proto.names[kk % 65536 // 256],
-                                                               iface.names[kk % 256]))
-        ok = answered & ~tout
-        bins.add_hist(hist, pi[ok], bins.time_bins(req[ok], t0, data.step_ns, nb), ans[ok] - req[ok], nb)
-    data.errors = [ErrorRow(proto.names[p], iface.names[i], code, exp, n)
-                   for (p, i, code, exp), n in sorted(answers.items(), key=lambda kv: (kv[0][:2], -kv[1]))]
-    data.errors += [ErrorRow(proto.names[p], iface.names[i], None, False, n) for (p, i), n in sorted(timeouts.items())]
-    for pi in sorted(hist):
-        pct = bins.percentiles(hist[pi], PERCENTILES)
-        label = f"{proto.names[pi // 256]} {iface.names[pi % 256]}"
-        data.charts.append(TimeChart(
-            f"rtt-{proto.names[pi // 256]}-{iface.names[pi % 256]}", f"{label} round trip per interval", "ms",
+    bins.add_hist(hist, pi[ok], bins.time_bins(req[ok], t0, data.step_ns, nb), ans[ok] - req[ok], nb)
+    errors = [ErrorRow(proto.names[p], iface.names[i], code, exp, n)
+              for (p, i, code, exp), n in sorted(answers.items(), key=lambda kv: (kv[0][:2], -kv[1]))]
+    errors += [ErrorRow(proto.names[int(k) // ni], iface.names[int(k) % ni], None, False, int(n))
+               for k, n in zip(pis.tolist(), timeouts.tolist(), strict=True) if n]
+    charts = []
+    for pk in sorted(hist):
+        pct = bins.percentiles(hist[pk], PERCENTILES)
+        label = f"{proto.names[pk // ni]} {iface.names[pk % ni]}"
+        charts.append(TimeChart(
+            f"rtt-{proto.names[pk // ni]}-{iface.names[pk % ni]}", f"{label} round trip per interval", "ms",
             [Line(f"p{q:g}", pct[:, j]) for j, q in enumerate(PERCENTILES)],
             "request sent to answer received at the origin, by the interval of the request; log-binned (±1.2 %)"))
+    return errors, commands, charts
 
 
 MAX_LINKS = 8
 
 
-def _messages(data: RunData, t0: int) -> None:
-    run, nb = data.run, data.nbins
-    elem, iface = Vocabulary(), Vocabulary()
-    per_link: dict[tuple[str, str], np.ndarray] = {}
-    link_ifaces: set[tuple[str, str, str]] = set()
-    for g in row_groups(run.parquet("messages"), ["time", "is_request", "origin", "destination", "interface"]):
-        req = numbers(g["is_request"], 0).astype(bool)
-        o, d = elem.encode(g["origin"])[req], elem.encode(g["destination"])[req]
-        i = iface.encode(g["interface"])[req]
-        n, ni = len(elem.names), len(iface.names)
-        link = np.minimum(o, d) * n + np.maximum(o, d)  # an unordered pair of elements
-
-        def pair(key: int, n: int = n) -> tuple[str, str]:
-            return elem.names[key // n], elem.names[key % n]
-
-        bins.add_counts(per_link, link, bins.time_bins(numbers(g["time"])[req], t0, data.step_ns, nb), nb, pair)
-        if link.size:
-            for kk in bins.distinct(link * ni + i)[0].tolist():
-                link_ifaces.add((*pair(kk // ni), iface.names[kk % ni]))
+def _messages(data: RunData, t0: int, cols: RunColumns) -> TimeChart:
+    """The chart of TPS per link, from the request rows of messages.parquet."""
+    run, nb, requests = data.run, data.nbins, cols.requests()
+    elements, interfaces, link, nl = requests.elements, requests.interfaces, requests.link, len(requests.links)
+    counts = np.bincount(link.astype(np.int64) * nb + requests.time_bins(t0, data.step_ns, nb),
+                         minlength=nl * nb).reshape(nl, nb)
+    pairs = [(elements[a], elements[b]) for a, b in requests.links]  # each in the order of first appearance
+    per_link = dict(zip(pairs, counts, strict=True))
+    ni = len(interfaces)
+    used = np.bincount(link.astype(np.int64) * ni + requests.interface, minlength=nl * ni)
+    link_ifaces = {(*pairs[k // ni], interfaces[k % ni]) for k in np.flatnonzero(used).tolist()}
     kpi_links = {frozenset(k.split("<->")): k for k in (run.kpis.get("tps") or {}).get("per_link", {})}
     step_s = data.step_ns / bins.NS
     top = sorted(per_link, key=lambda k: (-int(per_link[k].sum()), k))[:MAX_LINKS]
@@ -253,6 +312,6 @@ def _messages(data: RunData, t0: int) -> None:
         kpi = ("tps", "per_link", name, "requests") if name in kpi_links.values() else None
         lines.append(Line(f"{name} ({ifs})", per_link[k] / step_s, float(per_link[k].sum()), kpi))
     more = len(per_link) - len(top)
-    data.charts.insert(1, TimeChart("tps-links", "TPS per link (mean per interval)", "tps", lines,
-                                    "requests carried by a link in both directions"
-                                    + (f"; the {len(top)} busiest of {len(per_link)} links" if more > 0 else "")))
+    return TimeChart("tps-links", "TPS per link (mean per interval)", "tps", lines,
+                     "requests carried by a link in both directions"
+                     + (f"; the {len(top)} busiest of {len(per_link)} links" if more > 0 else ""))
