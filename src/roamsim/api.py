@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pyarrow as pa
 
+from roamsim.engine.compiled import NotCovered
+from roamsim.engine.compiled import unsupported as compiled_unsupported
 from roamsim.engine.core import Engine
-from roamsim.population.build import STREAM_ENGINE, STREAM_POPULATION, build_population, cohort_seed
+from roamsim.population.build import STREAM_ENGINE, STREAM_POPULATION, Population, build_population, cohort_seed
 from roamsim.records.buffers import RecordBuffers
 from roamsim.report import REPORT_FILE, write_report
 from roamsim.report.columns import RunColumns
@@ -24,9 +26,10 @@ from roamsim.scenario.load import scenario_digest
 from roamsim.sinks.eventlog import FILES, ParquetSink
 from roamsim.sinks.kpis import compute_kpis
 from roamsim.version import __version__
-from roamsim.world.model import compile_world
+from roamsim.world.model import World, compile_world
 
 if TYPE_CHECKING:
+    from roamsim.engine.compiled.driver import CompiledEngine
     from roamsim.metrics.registry import MetricsRegistry
 
 MANIFEST = "manifest.json"
@@ -152,6 +155,26 @@ def _prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+EngineChoice = Literal["auto", "python", "compiled"]
+ENGINES: tuple[EngineChoice, ...] = ("auto", "python", "compiled")
+
+
+def _engine_kind(choice: EngineChoice, scenario: Scenario, world: World, population: Population
+                 ) -> Literal["python", "compiled"]:
+    """Which engine runs this scenario (see :func:`simulate`); checked before anything is written."""
+    if choice not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {choice!r}")
+    if choice == "python":
+        return "python"
+    reason = compiled_unsupported(scenario, world, population)
+    if reason is None:
+        return "compiled"
+    if choice == "compiled":
+        raise NotCovered(f"the compiled engine does not cover this scenario's {reason}; use the python or auto "
+                         "engine")
+    return "python"
+
+
 def simulate(
     scenario: Scenario,
     out_dir: str | Path,
@@ -163,6 +186,7 @@ def simulate(
     traces: TraceOptions | None = None,
     observers: Sequence[RunObserver] = (),
     metrics: bool = True,
+    engine: EngineChoice = "auto",
 ) -> RunSummary:
     """Simulate ``scenario`` and write the run directory ``out_dir``.
 
@@ -174,6 +198,9 @@ def simulate(
     a :class:`roamsim.metrics.registry.MetricsRegistry` observes the run (the
     first one among ``observers``, or a new one) and its final values are
     written to ``metrics.prom``.
+    ``engine``: ``compiled`` runs the numba kernel (:mod:`roamsim.engine.compiled`; an error when the scenario
+    uses what it does not cover), ``python`` the Python engine, ``auto`` the kernel whenever it covers the
+    scenario. Both write the same bytes.
     The manifest is written first with status ``running`` and rewritten last
     (``complete``, or ``partial`` after an interruption or failure); the
     Parquet files are always closed properly, so they stay readable.
@@ -191,6 +218,7 @@ def simulate(
     world = compile_world(scenario)
     population = build_population(scenario, world, seed=run_seed, scale=scale)
     phases["population_s"] = round(time.perf_counter() - mark, 3)
+    engine_kind = _engine_kind(engine, scenario, world, population)
     _prepare(out)
     resolved = scenario.model_dump(mode="json", by_alias=True)
     digest = (
@@ -214,6 +242,7 @@ def simulate(
             },
         },
         "window": {"start": scenario.window.start.isoformat(), "duration_ns": scenario.window.duration},
+        "engine": engine_kind,
         "status": "running",
         "files": [],
         "counts": {},
@@ -239,7 +268,13 @@ def simulate(
         for o in watchers:
             o.run_started(start)
     records = RecordBuffers(sink)
-    engine = Engine(scenario, world, population, records, seed=run_seed)
+    runner: Engine | CompiledEngine
+    if engine_kind == "compiled":
+        from roamsim.engine.compiled.driver import CompiledEngine
+
+        runner = CompiledEngine(scenario, world, population, records, seed=run_seed)
+    else:
+        runner = Engine(scenario, world, population, records, seed=run_seed)
 
     def report(sim_ns: int, events: int) -> None:
         p = Progress(sim_ns, scenario.window.duration, events, time.perf_counter() - wall0)
@@ -270,15 +305,17 @@ def simulate(
     try:
         try:
             mark = time.perf_counter()
-            engine.run(report if progress is not None or watchers else None)
+            runner.run(report if progress is not None or watchers else None)
             phases["engine_s"] = round(time.perf_counter() - mark, 3)
+            if not isinstance(runner, Engine):
+                phases["kernel_s"] = round(runner.kernel_s, 3)  # of engine_s, in the compiled event loop
         finally:
             # Whatever happened, close the Parquet files properly (readable, never corrupt).
             records.flush()
             mark = time.perf_counter()
             sink.close()
             phases["write_tail_s"] = round(time.perf_counter() - mark, 3)
-            counts.update(roamers=population.size, events=engine.events, transactions=records.transactions,
+            counts.update(roamers=population.size, events=runner.events, transactions=records.transactions,
                           messages=sink.messages, procedures=records.procedures, sessions=records.sessions)
         mark = time.perf_counter()
         columns = RunColumns(out)  # one read of the Parquet files for the KPIs and the report

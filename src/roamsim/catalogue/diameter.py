@@ -79,8 +79,8 @@ EMM_CAUSE_NAMES: dict[int, str] = {
 }
 """EMM causes the simulator produces (TS 24.301 §9.9.3.9)."""
 
-_EXPERIMENTAL_TO_EMM = {5001: 8, 5004: 11, 5420: 15, 5421: 13, 4181: 17}
-_BASE_TO_EMM = {3002: 15, 3003: 15, 5003: 15, 5012: 17, 5004: 17, 5001: 17, 5005: 17, 5006: 17, 5009: 17}
+EXPERIMENTAL_TO_EMM = {5001: 8, 5004: 11, 5420: 15, 5421: 13, 4181: 17}
+BASE_TO_EMM = {3002: 15, 3003: 15, 5003: 15, 5012: 17, 5004: 17, 5001: 17, 5005: 17, 5006: 17, 5009: 17}
 
 
 def emm_cause_for(code: int, experimental: bool) -> int:
@@ -88,7 +88,7 @@ def emm_cause_for(code: int, experimental: bool) -> int:
 
     Anything unlisted maps to #42 "severe network failure", as the table says.
     """
-    table = _EXPERIMENTAL_TO_EMM if experimental else _BASE_TO_EMM
+    table = EXPERIMENTAL_TO_EMM if experimental else BASE_TO_EMM
     return table.get(code, 42)
 
 

@@ -460,6 +460,10 @@ Examples:
 @_capture_point_option
 @click.option("--upload", "upload_url", metavar="s3://BUCKET/PREFIX", default=None, show_envvar=True,
               help="Upload the run directory there once the run is complete (see `roamsim upload`).")
+@click.option("--engine", type=click.Choice(["auto", "python", "compiled"]), default="auto", show_default=True,
+              show_envvar=True,
+              help="compiled: the numba kernel (S6a-only scenarios without steering, welcome SMS or stay events); "
+                   "python: the Python engine; auto: the kernel whenever it covers the scenario. Same output bytes.")
 @_s3_options
 @_metrics_options
 @_otlp_options
@@ -468,7 +472,8 @@ Examples:
 @click.pass_context
 def run(
     ctx: click.Context, *, scenario: Path, output: Path | None, seed: int | None, scale: float,
-    pcap: bool, pcap_sample: float | None, capture_point: str, upload_url: str | None, endpoint_url: str | None,
+    pcap: bool, pcap_sample: float | None, capture_point: str, upload_url: str | None, engine: str,
+    endpoint_url: str | None,
     multipart_threshold: int, part_size: int, debug: bool, log_level: str, log_format: str | None, log_imsi: bool,
     metrics_port: int | None, metrics_host: str, metrics_linger: float, pushgateway: str | None,
     otlp: bool, otlp_imsi: bool,
@@ -479,6 +484,7 @@ def run(
     A progress bar is shown on a terminal; otherwise only a final summary line.
     """
     from roamsim.api import RunDirError, TraceOptions, simulate
+    from roamsim.engine.compiled import NotCovered
     from roamsim.logs import RunLogObserver, log_context, log_failed_procedures
     from roamsim.scenario import ScenarioError, load_scenario
 
@@ -506,14 +512,15 @@ def run(
         with _ProgressDisplay(console.is_terminal and not console.is_dumb_terminal) as show:
             traces = TraceOptions(pcap_sample, capture_point) if pcap or pcap_sample is not None else None
             summary = simulate(loaded, out_dir, seed=seed, scale=scale, scenario_path=scenario, progress=show,
-                               traces=traces, observers=[run_log, *([registry] if registry else [])])
+                               traces=traces, observers=[run_log, *([registry] if registry else [])],
+                               engine=engine)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         click.echo(f"interrupted: the run directory {out_dir} is marked partial", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except ScenarioError as exc:
         _fail_bad_input(exc)
-    except RunDirError as exc:  # the -o directory cannot be used: bad input, nothing was written
-        click.echo(f"error: {exc}", err=True)
+    except (RunDirError, NotCovered) as exc:  # the -o directory cannot be used, or --engine compiled does not
+        click.echo(f"error: {exc}", err=True)  # cover the scenario: bad input, nothing was simulated
         raise SystemExit(EXIT_BAD_INPUT) from None
     except Exception as exc:
         import logging

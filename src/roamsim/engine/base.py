@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from roamsim.catalogue import commands as cat
-from roamsim.engine.draws import Draws, block_draws
+from roamsim.engine.draws import Draws, block_draws, service_block
 from roamsim.records.schema import OUTCOMES, PROCEDURE_TYPES, TRIGGERS
 from roamsim.scenario.distributions import Distribution
 from roamsim.world.model import BORDER
@@ -132,4 +132,4 @@ def _service_sampler(d: Distribution, rng: np.random.Generator) -> Callable[[], 
     if d.kind == "fixed":
         v = d.a
         return lambda: v
-    return block_draws(rng, lambda g, n: np.maximum(d.sample(g, n), 0.0))
+    return block_draws(rng, service_block(d))

@@ -14,6 +14,8 @@ from itertools import chain
 
 import numpy as np
 
+from roamsim.scenario.distributions import Distribution
+
 _BLOCK = 8192
 
 
@@ -24,6 +26,21 @@ def block_draws(rng: np.random.Generator, make: Callable[[np.random.Generator, i
     return chain.from_iterable(blocks).__next__
 
 
+def uniform_block(g: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` floats in [0, 1)."""
+    return g.random(n)
+
+
+def jitter_block(sigma: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """Blocks of log-normal factors with median 1 and log-sd ``sigma`` (the IPX latency jitter)."""
+    return lambda g, n: np.exp(sigma * g.standard_normal(n))
+
+
+def service_block(d: Distribution) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """Blocks of service times of ``d`` in ns (negative draws of a distribution clipped to 0)."""
+    return lambda g, n: np.maximum(d.sample(g, n), 0.0)
+
+
 class Draws:
     """One cohort's engine stream: uniforms, IPX jitter factors and service times."""
 
@@ -31,10 +48,10 @@ class Draws:
 
     def __init__(self, rng: np.random.Generator, jitter_sigma: float) -> None:
         self.rng = rng
-        self.uniform: Callable[[], float] = block_draws(rng, lambda g, n: g.random(n))
+        self.uniform: Callable[[], float] = block_draws(rng, uniform_block)
         """A float in [0, 1)."""
         self.jitter: Callable[[], float] = (
-            block_draws(rng, lambda g, n: np.exp(jitter_sigma * g.standard_normal(n))) if jitter_sigma > 0.0
+            block_draws(rng, jitter_block(jitter_sigma)) if jitter_sigma > 0.0
             else _one)
         """A log-normal factor with median 1 applied to the IPX latency."""
 

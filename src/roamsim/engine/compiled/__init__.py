@@ -1,0 +1,44 @@
+"""The compiled engine: the Python engine's semantics for the S6a core, as a numba kernel.
+
+:mod:`kernel` holds the compiled event loop, :mod:`driver` runs it (numba is imported only there).
+:func:`unsupported` tells up front whether a scenario stays inside what the kernel covers; when it does not,
+:func:`roamsim.api.simulate` runs the Python engine (:class:`roamsim.engine.core.Engine`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from roamsim.engine import base as B
+from roamsim.population import build as pop
+from roamsim.population.build import Population
+from roamsim.scenario.schema import Scenario
+from roamsim.world.model import World
+
+
+class NotCovered(ValueError):
+    """The compiled engine was asked for a scenario it does not cover (the message says what)."""
+
+
+COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_MME_CHANGE))
+"""Population events the kernel handles."""
+
+def unsupported(s: Scenario, world: World, population: Population) -> str | None:
+    """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run."""
+    if s.steering:
+        return "steering of roaming"
+    if any(s.operators[v].welcome_sms for _, v in world.agreement_rats):  # sent on registering with a partner
+        return "welcome SMS"
+    kinds = set(np.unique(population.ev_kind).tolist()) - COVERED_EVENTS
+    if kinds:
+        return f"population events {sorted(kinds)} (power cycles, purges, network changes, IDR, departures, usage)"
+    devices = np.unique(population.device).tolist() if population.device is not None else [B.R4G]
+    homes = sorted({world.op_ids.index(c.home) for c in s.cohorts})
+    n_ops = len(world.op_ids)
+    for d in devices:
+        for h in homes:
+            for v in range(n_ops):
+                rat = world.rat_for(d, h, v)
+                if rat not in (-1, B.R4G):
+                    return "2G/3G/5G registrations"
+    return None

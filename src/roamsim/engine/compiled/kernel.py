@@ -1,0 +1,948 @@
+"""The compiled event loop: :class:`roamsim.engine.core.Engine`'s semantics as one numba kernel.
+
+It covers the S6a (4G) core of the engine: arrivals and TS 23.122 network selection, attach (AIR, NAS delay,
+ULR), MME changes (ULR, CLR to the old MME), the HSS as a multi-server FIFO queue with its waiting room and
+transient errors, answer timeouts and retransmissions (RFC 6733 §5.5.4), DIAMETER_TOO_BUSY retried once, TS 24.301
+cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions). Anything else sets
+``ST_UNSUPPORTED`` and stops: never a silently wrong answer. :mod:`roamsim.engine.compiled.driver` checks a
+scenario up front and runs the Python engine for what this kernel does not cover.
+
+Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_attach_failed``...), so the two are
+read side by side; the tests compare their Parquet output byte for byte.
+
+Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
+roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
+exclusions, draw positions) and every float in ``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are
+compiled without numba's reference counting (``_nrt=False``): no array is allocated in the kernel.
+
+Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
+kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
+engine would draw them, so both engines consume each Generator in the same order.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, objmode
+
+from roamsim.catalogue import commands as cat
+from roamsim.catalogue import diameter as dia
+from roamsim.engine import base as B
+from roamsim.population import build as pop
+from roamsim.records.buffers import PROC_COLUMNS, TXN_COLUMNS
+from roamsim.world.model import MAX_HOPS
+
+Arena = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Int = int | np.int64
+"""An integer in the kernel: the constants below are np.int64, arena reads are int64."""
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def _i64(xs: Any) -> tuple[np.int64, ...]:
+    """np.int64 constants: numba types a global Python int as a literal and compiles one specialization of
+    every function per literal argument value; np.int64 globals are plain int64 (one specialization)."""
+    return tuple(np.int64(x) for x in xs)
+
+
+def _jit(fn: _Fn) -> _Fn:
+    """Compiled, cached, without reference counting (no NRT: no array is allocated in the kernel)."""
+    return njit(cache=True, _nrt=False)(fn)  # type: ignore[call-overload]
+
+
+def _tiny(fn: _Fn) -> _Fn:
+    """An accessor inlined in numba IR (otherwise one specialization per literal field constant)."""
+    return njit(cache=True, _nrt=False, inline="always")(fn)  # type: ignore[call-overload]
+
+
+# ---- constants frozen into the kernel (module globals are compile-time constants for numba) ------------
+BLOCK = np.int64(8192)
+END = np.int64(1 << 62)
+AIR, ULR, CLR = _i64((B.AIR, B.ULR, B.CLR,))
+N_CMD = np.int64(len(cat.CATALOGUE))
+TOO_BUSY = np.int64(dia.TOO_BUSY)
+NODE_PROCESSING_NS = np.int64(B.NODE_PROCESSING_NS)
+TRIG_ARRIVAL, TRIG_RETRY, TRIG_RESEL = _i64((B.TRIG["arrival"], B.TRIG["retry"], B.TRIG["reselection"],))
+TRIG_MME_CHANGE, TRIG_LOC_UPD = _i64((B.TRIG["mme_change"], B.TRIG["location_update"],))
+TRIG_BACKOFF = np.int64(B.TRIG["backoff_expiry"])
+HPPLMN_T_NS = np.int64(B.HPPLMN_T_NS)
+O_SUCCESS, O_REJECTED, O_TIMEOUT = _i64((B.OUT["success"], B.OUT["rejected"], B.OUT["timeout"],))
+EV_ARRIVE, EV_MME_CHANGE = _i64((pop.EV_ARRIVE, pop.EV_MME_CHANGE,))
+K_HSS, K_ANSWER, K_TIMEOUT, K_TIMER = _i64((B.K_HSS, B.K_ANSWER, B.K_TIMEOUT, B.K_TIMER,))
+ABSENT, SEARCHING, REGISTERED, OFF, NO_SERVICE = _i64((B.ABSENT, B.SEARCHING, B.REGISTERED, B.OFF, B.NO_SERVICE,))
+R4G = np.int64(B.R4G)
+P_ATTACH, P_TAU, P_CANCEL = _i64((B.P_ATTACH, B.P_TAU, B.P_CANCEL,))
+EMM_TIMEOUT_CAUSE = np.int64(B.EMM_TIMEOUT_CAUSE)
+BUSY_DIA, BUSY_EXP = _i64(cat.BUSY[cat.DIAMETER])
+RNA_DIA, RNA_EXP = _i64(cat.ROAMING_NOT_ALLOWED[cat.DIAMETER])
+UNABLE_TO_DELIVER, AUTH_DATA_UNAVAILABLE = _i64((dia.UNABLE_TO_DELIVER, dia.AUTHENTICATION_DATA_UNAVAILABLE,))
+MAX_HOPS1 = np.int64(MAX_HOPS + 1)  # columns of path_cum
+
+ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6))
+
+# ---- M arena, part 1: the world's header slots (W_*), at the very start of M -----------------------------------------
+(W_PATH_CUM, W_PATH_LAT, W_PATH_HOPS, W_PATHID, W_SUCCESS, W_IFACE, W_TIMEOUT, W_SERVER_OF, W_OP_HSS,
+ W_ELEM_OP, W_AGREE, W_WELCOME, W_RETRY_RAT, W_MAX_ATT, W_STEPS, W_NSTEPS, W_OP_COUNTRY, W_RAT_TAB,
+ W_PREF_PTR, W_PREF, W_CPTR, W_COPS, W_SERVING, W_NSERV, W_BACKOFF_RAT, W_EMM, W_N_EMM,
+ W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW, W_HEADER) = _i64(range(34))
+
+# ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
+(M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets
+ MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
+ C_P, C_T, C_H, C_TX, C_QR, C_QS,  # capacities (pool rows, heap rows, record rows, ring, servers per queue)
+ S_IEX, S_SEQ, S_NTXN, S_NPROC, S_EVENTS, S_HN, S_TXF, S_PRF, S_PTOP, S_TTOP, S_NEXTREP, S_STATUS,
+ S_ARG, S_T, S_QMAX, S_STOP, S_RUN, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 41))
+# roamer row
+(R_STATE, R_COUNTRY, R_NET, R_MME, R_RAT, R_RPLMN, R_ATT, R_CUR, R_EPOCH, R_HSS_MME, R_HSS_RAT, R_CTX,
+ R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, N_R) = _i64(range(18))
+# Proc row
+(P_ID, P_KIND, P_R, P_TRIG, P_VIS, P_MME, P_START, P_ATT, P_NET, P_HOME, P_RAT, P_STEP, P_STEPS, P_STEERED,
+ P_REFS, P_CLOSED, N_P) = _i64(range(17))
+# Txn row
+(T_ID, T_E2E, T_PROC, T_CMD, T_PATH, T_ORIG, T_RESP, T_TREQ, T_RETRY, T_FWD, T_IFACE, T_CODE, T_EXP,
+ N_T) = _i64(range(14))
+# PLMN exclusions per roamer (the engine's fplmn / roam_forbidden / tried / barred_until dicts of sets):
+# N_X slots of (op, kind, until) per roamer, R_NX of them used; overflow is flagged
+X_OP, X_KIND, X_UNTIL, N_XF = _i64(range(4))
+N_X = np.int64(6)
+XK_FPLMN, XK_ROAMF, XK_TRIED, XK_BARRED = _i64((1, 2, 3, 4))
+# heap row
+H_T, H_SEQ, H_KIND, H_A, H_B, H_C, N_H = _i64(range(7))
+# queue row (QN): head, waiting, servers, limit
+Q_HEAD, Q_N, Q_SERVERS, Q_LIMIT, N_Q = _i64(range(5))
+N_TX, N_PR = _i64((len(TXN_COLUMNS), len(PROC_COLUMNS)))  # record columns, in RecordBuffers' order
+MARGIN = np.int64(64)  # rows an event may add past `batch`; pools/heap/ring keep this much room at event start
+
+DIGEST = np.int64(zlib.crc32(repr(sorted((name, int(v)) for name, v in globals().items()
+                                          if isinstance(v, np.int64) and name.isupper())).encode()))
+"""A digest of the constants above. numba's cache is keyed on this file, not on the values it froze into the
+compiled code (the catalogue's command ids, causes...): :func:`frozen_digest` returns the digest as compiled, so
+a cache made with other values is recognised (:func:`roamsim.engine.compiled.driver.fresh_kernel`)."""
+
+
+@_jit
+def frozen_digest() -> Int:
+    """:data:`DIGEST` as it was when this code was compiled."""
+    return DIGEST
+
+
+REFILL: dict[int, Callable[[int], None]] = {}
+"""Run key (``M[S_RUN]``) → the driver's refill of a draw stream's block: runs in one process may overlap
+(threads), so the kernel names its run when it asks for values."""
+
+
+def _refill(run: int, stream: int) -> None:
+    """Draw the next block of ``stream`` into its row of ``F`` (called from the kernel through objmode)."""
+    REFILL[run](stream)
+
+
+@_jit
+def _draw(M: Arena, F: Floats, s: Int) -> float:
+    """Next value of draw stream ``s``; its next block is drawn (in Python, same NumPy calls) only when needed."""
+    dp = M[M_DP] + s
+    pos = M[dp]
+    if pos >= BLOCK:
+        run = M[S_RUN]
+        with objmode():
+            _refill(int(run), int(s))
+        pos = 0
+    M[dp] = pos + 1
+    return F[M[MF_D] + s * BLOCK + pos]
+
+
+@_jit
+def _uniform(M: Arena, F: Floats, c: Int) -> float:
+    return _draw(M, F, 3 * c)
+
+
+@_jit
+def _jitter(M: Arena, F: Floats, c: Int) -> float:
+    if F[0] == 0.0:  # jitter sigma 0: roamsim's _one(), no draw
+        return 1.0
+    return _draw(M, F, 3 * c + 1)
+
+
+@_jit
+def _service(M: Arena, F: Floats, c: Int) -> float:
+    fixed = F[M[MF_FIXED] + c]
+    if fixed >= 0.0:  # "fixed" distribution: no draw
+        return fixed
+    return _draw(M, F, 3 * c + 2)
+
+
+# ---- accessors ----------------------------------------------------------------------------------------------
+@_tiny
+def rg(M: Arena, r: Int, f: Int) -> Int:
+    return M[M[M_R] + r * N_R + f]
+
+
+@_tiny
+def rs(M: Arena, r: Int, f: Int, v: Int) -> None:
+    M[M[M_R] + r * N_R + f] = v
+
+
+@_tiny
+def pg(M: Arena, p: Int, f: Int) -> Int:
+    return M[M[M_P] + p * N_P + f]
+
+
+@_tiny
+def ps(M: Arena, p: Int, f: Int, v: Int) -> None:
+    M[M[M_P] + p * N_P + f] = v
+
+
+@_tiny
+def tg(M: Arena, x: Int, f: Int) -> Int:
+    return M[M[M_T] + x * N_T + f]
+
+
+@_tiny
+def ts(M: Arena, x: Int, f: Int, v: Int) -> None:
+    M[M[M_T] + x * N_T + f] = v
+
+
+@_tiny
+def wv(M: Arena, slot: Int, i: Int) -> Int:
+    """i-th value of the world section at header ``slot``."""
+    return M[M[slot] + i]
+
+
+@_tiny
+def unsupported(M: Arena, code: Int) -> None:
+    M[S_STATUS] = ST_UNSUPPORTED
+    M[S_ARG] = code
+
+
+# ---- heap: array binary heap on (t, seq); seq is unique, so the pop order equals heapq's ----------------
+@_tiny
+def _less(M: Arena, i: Int, j: Int) -> bool:
+    o = M[M_H]
+    a, b = o + i * N_H, o + j * N_H
+    return M[a + H_T] < M[b + H_T] or (M[a + H_T] == M[b + H_T] and M[a + H_SEQ] < M[b + H_SEQ])
+
+
+@_tiny
+def _swap(M: Arena, i: Int, j: Int) -> None:
+    o = M[M_H]
+    a, b = o + i * N_H, o + j * N_H
+    for k in range(N_H):
+        x = M[a + k]
+        M[a + k] = M[b + k]
+        M[b + k] = x
+
+
+@_jit
+def _push(M: Arena, t: Int, kind: Int, a: Int, b: Int, c: Int) -> None:
+    n = M[S_HN]
+    e = M[M_H] + n * N_H
+    M[e + H_T] = t
+    M[e + H_SEQ] = M[S_SEQ]
+    M[S_SEQ] += 1
+    M[e + H_KIND] = kind
+    M[e + H_A] = a
+    M[e + H_B] = b
+    M[e + H_C] = c
+    M[S_HN] = n + 1
+    while n > 0:
+        parent = (n - 1) >> 1
+        if _less(M, n, parent):
+            _swap(M, n, parent)
+            n = parent
+        else:
+            break
+
+
+@_jit
+def _pop(M: Arena) -> None:
+    """Remove the root (read it first)."""
+    n = M[S_HN] - 1
+    M[S_HN] = n
+    if n == 0:
+        return
+    o = M[M_H]
+    for k in range(N_H):
+        M[o + k] = M[o + n * N_H + k]
+    i = 0
+    while True:
+        lft = 2 * i + 1
+        if lft >= n:
+            break
+        m = lft
+        if lft + 1 < n and _less(M, lft + 1, lft):
+            m = lft + 1
+        if _less(M, m, i):
+            _swap(M, m, i)
+            i = m
+        else:
+            break
+
+
+# ---- pools and records -------------------------------------------------------------------------------------
+@_jit
+def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t: Int, attempt: Int, network: Int,
+              rat: Int) -> Int:
+    M[S_PTOP] -= 1
+    p = M[M[M_PF] + M[S_PTOP]]
+    M[S_NPROC] += 1
+    o = M[M_P] + p * N_P
+    M[o + P_ID] = M[S_NPROC]
+    M[o + P_KIND] = kind
+    M[o + P_R] = r
+    M[o + P_TRIG] = trig
+    M[o + P_VIS] = visited
+    M[o + P_MME] = mme
+    M[o + P_START] = t
+    M[o + P_ATT] = attempt
+    M[o + P_NET] = network
+    M[o + P_HOME] = rg(M, r, R_HOME)
+    M[o + P_RAT] = rat
+    M[o + P_STEP] = 0
+    M[o + P_STEPS] = -1
+    M[o + P_STEERED] = 0
+    M[o + P_REFS] = 0
+    M[o + P_CLOSED] = 0
+    return p
+
+
+@_jit
+def _maybe_free_proc(M: Arena, p: Int) -> None:
+    if pg(M, p, P_CLOSED) == 1 and pg(M, p, P_REFS) == 0 and rg(M, pg(M, p, P_R), R_CUR) != p:
+        ps(M, p, P_CLOSED, 2)
+        M[M[M_PF] + M[S_PTOP]] = p
+        M[S_PTOP] += 1
+
+
+@_jit
+def _free_txn(M: Arena, x: Int) -> None:
+    p = tg(M, x, T_PROC)
+    ps(M, p, P_REFS, pg(M, p, P_REFS) - 1)
+    M[M[M_TF] + M[S_TTOP]] = x
+    M[S_TTOP] += 1
+    _maybe_free_proc(M, p)
+
+
+@_jit
+def _close(M: Arena, p: Int, t: Int, outcome: Int, cause: Int, code: Int, exp: Int) -> None:
+    o = M[M_PR] + M[S_PRF]  # column-major: column k at o + k * cap
+    cap = M[C_TX]
+    q = M[M_P] + p * N_P
+    M[o] = M[q + P_ID]
+    M[o + 1 * cap] = M[q + P_KIND]
+    M[o + 2 * cap] = M[q + P_TRIG]
+    M[o + 3 * cap] = M[q + P_R]
+    M[o + 4 * cap] = M[q + P_VIS]
+    M[o + 5 * cap] = M[q + P_MME]
+    M[o + 6 * cap] = M[q + P_START]
+    M[o + 7 * cap] = t
+    M[o + 8 * cap] = outcome
+    M[o + 9 * cap] = cause
+    M[o + 10 * cap] = code
+    M[o + 11 * cap] = exp
+    M[o + 12 * cap] = M[q + P_ATT]
+    M[o + 13 * cap] = M[q + P_STEERED]
+    M[o + 14 * cap] = M[q + P_RAT]
+    M[S_PRF] += 1
+    M[q + P_CLOSED] = 1
+    _maybe_free_proc(M, p)
+
+
+@_jit
+def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, responder: Int, t: Int, retry: Int,
+             e2e: Int) -> Int:
+    M[S_NTXN] += 1
+    tid = M[S_NTXN]
+    M[S_TTOP] -= 1
+    x = M[M[M_TF] + M[S_TTOP]]
+    o = M[M_T] + x * N_T
+    M[o + T_ID] = tid
+    M[o + T_E2E] = tid if e2e < 0 else e2e
+    M[o + T_PROC] = p
+    M[o + T_CMD] = cmd
+    M[o + T_PATH] = path
+    M[o + T_ORIG] = origin
+    M[o + T_RESP] = responder
+    M[o + T_TREQ] = t
+    M[o + T_RETRY] = retry
+    M[o + T_IFACE] = wv(M, W_IFACE, cmd)  # (MAP over Gr: the is_sgsn check is not needed for S6a)
+    M[o + T_FWD] = np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, rg(M, pg(M, p, P_R), R_COHORT)))
+    ps(M, p, P_REFS, pg(M, p, P_REFS) + 1)
+    return x
+
+
+@_jit
+def _record_txn(M: Arena, x: Int, t_ans: Int, code: Int, exp: Int, timed_out: Int, steering: Int, wait: Int,
+                service: Int, resp_hops: Int, t_depart: Int) -> None:
+    o = M[M_TX] + M[S_TXF]  # column-major: column k at o + k * cap
+    cap = M[C_TX]
+    q = M[M_T] + x * N_T
+    p = M[q + T_PROC]
+    M[o] = M[q + T_ID]
+    M[o + 1 * cap] = M[q + T_E2E]
+    M[o + 2 * cap] = pg(M, p, P_ID)
+    M[o + 3 * cap] = pg(M, p, P_R)
+    M[o + 4 * cap] = pg(M, p, P_VIS)
+    M[o + 5 * cap] = M[q + T_CMD]
+    M[o + 6 * cap] = M[q + T_PATH]
+    M[o + 7 * cap] = resp_hops
+    M[o + 8 * cap] = M[q + T_ORIG]
+    M[o + 9 * cap] = M[q + T_RESP]
+    M[o + 10 * cap] = M[q + T_TREQ]
+    M[o + 11 * cap] = M[q + T_FWD]
+    M[o + 12 * cap] = t_depart
+    M[o + 13 * cap] = t_ans
+    M[o + 14 * cap] = code
+    M[o + 15 * cap] = exp
+    M[o + 16 * cap] = timed_out
+    M[o + 17 * cap] = M[q + T_RETRY]
+    M[o + 18 * cap] = steering
+    M[o + 19 * cap] = wait
+    M[o + 20 * cap] = service
+    M[o + 21 * cap] = M[q + T_IFACE]
+    M[S_TXF] += 1
+
+
+# ---- engine handlers (names as in roamsim.engine.core) -----------------------------------------------------
+@_tiny
+def _path_cum(M: Arena, path: Int, hop: Int) -> Int:
+    return M[M[W_PATH_CUM] + path * MAX_HOPS1 + hop]
+
+
+@_jit
+def _answer(M: Arena, F: Floats, x: Int, t_depart: Int, resp_hops: Int, code: Int, exp: Int, wait: Int, service: Int,
+            steering: Int, schedule: bool) -> Int:
+    path = tg(M, x, T_PATH)
+    c = rg(M, pg(M, tg(M, x, T_PROC), P_R), R_COHORT)
+    t_ans = t_depart + _path_cum(M, path, resp_hops) + np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, c))
+    limit = wv(M, W_TIMEOUT, tg(M, x, T_CMD))
+    t_req = tg(M, x, T_TREQ)
+    timed_out = 1 if t_ans - t_req > limit else 0
+    _record_txn(M, x, t_ans, code, exp, timed_out, steering, wait, service, resp_hops, t_depart)
+    if schedule:
+        if timed_out:
+            _push(M, t_req + limit, K_TIMEOUT, x, 0, 0)
+        else:
+            ts(M, x, T_CODE, code)
+            ts(M, x, T_EXP, exp)
+            _push(M, t_ans, K_ANSWER, x, 0, 0)
+    return t_ans
+
+
+@_jit
+def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry: Int, e2e: Int) -> None:
+    h = pg(M, p, P_HOME)
+    server = M[M[W_SERVER_OF] + cmd * M[W_N_OPS] + h]
+    n_elem = M[W_N_ELEM]
+    path = M[M[W_PATHID] + (origin * n_elem + server) * 2]
+    if path < 0:
+        unsupported(M, 1)  # a path the driver did not make
+        return
+    x = _new_txn(M, F, p, cmd, path, origin, server, t, retry, e2e)
+    # (steering at the home DEA: no steered homes here; the driver refuses scenarios with steering)
+    _push(M, t + _path_cum(M, path, wv(M, W_PATH_HOPS, path)) + tg(M, x, T_FWD), K_HSS, x, 0, 0)
+
+
+@_jit
+def _home_request(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, target: Int) -> Int:
+    """A request answered by a node without queueing (folded, no event); returns the answer's arrival time."""
+    origin = wv(M, W_OP_HSS, pg(M, p, P_HOME))  # HOME_FOR_KIND["mme"] == "hss"
+    n_elem = M[W_N_ELEM]
+    path = M[M[W_PATHID] + (origin * n_elem + target) * 2 + 1]
+    if path < 0:
+        unsupported(M, 2)
+        return t
+    x = _new_txn(M, F, p, cmd, path, origin, target, t, 0, -1)
+    hops = wv(M, W_PATH_HOPS, path)
+    t_node = t + _path_cum(M, path, hops) + tg(M, x, T_FWD)
+    r = pg(M, p, P_R)
+    if cmd == CLR and rg(M, r, R_CTX) == target:
+        rs(M, r, R_CTX, -1)
+    t_ans = _answer(M, F, x, t_node + NODE_PROCESSING_NS, hops, wv(M, W_SUCCESS, cmd), 0, 0, 0, 0,
+                    False)
+    _free_txn(M, x)
+    return t_ans
+
+
+@_jit
+def _cancel(M: Arena, F: Floats, t: Int, r: Int, node: Int, trig: Int, rat: Int) -> None:
+    p = _new_proc(M, P_CANCEL, r, trig, wv(M, W_ELEM_OP, node), node, t, 0, 1, rat)
+    t_ans = _home_request(M, F, t, p, CLR, node)
+    _close(M, p, t_ans, O_SUCCESS, 0, wv(M, W_SUCCESS, CLR), 0)
+
+
+@_jit
+def _admit(M: Arena, h: Int, t: Int, service: Int) -> Int:
+    """roamsim.engine.queue.ServerQueue.admit: FIFO next-free time per server, finite waiting room."""
+    qn = M[M_QN] + h * N_Q
+    qf = M[M_QF] + h * M[C_QS]
+    nserv = M[qn + Q_SERVERS]
+    k = 0
+    start = M[qf]
+    for j in range(1, nserv):
+        if M[qf + j] < start:
+            start = M[qf + j]
+            k = j
+    if start > t:
+        cap = M[C_QR]
+        qr = M[M_QR] + h * cap
+        head, n = M[qn + Q_HEAD], M[qn + Q_N]
+        while n > 0 and M[qr + head] <= t:
+            head += 1
+            if head == cap:
+                head = 0
+            n -= 1
+        M[qn + Q_HEAD] = head
+        M[qn + Q_N] = n
+        if n >= M[qn + Q_LIMIT]:
+            return -1
+        M[qr + (head + n) % cap] = start
+        n += 1
+        M[qn + Q_N] = n
+        M[S_QMAX] = max(M[S_QMAX], n)
+    else:
+        start = t
+    M[qf + k] = start + service
+    return start
+
+
+@_jit
+def _lost(M: Arena, x: Int) -> None:
+    _record_txn(M, x, -1, 0, 0, 1, 0, 0, 0, wv(M, W_PATH_HOPS, tg(M, x, T_PATH)), -1)
+    _push(M, tg(M, x, T_TREQ) + wv(M, W_TIMEOUT, tg(M, x, T_CMD)), K_TIMEOUT, x, 0, 0)
+
+
+@_jit
+def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
+    """A request reaches the home subscriber server: transient errors, queueing, then the answer."""
+    code: Int
+    p = tg(M, x, T_PROC)
+    r = pg(M, p, P_R)
+    h = pg(M, p, P_HOME)
+    c = rg(M, r, R_COHORT)
+    cmd = tg(M, x, T_CMD)
+    hops = wv(M, W_PATH_HOPS, tg(M, x, T_PATH))
+    err = F[M[MF_HSS_ERROR] + h]
+    if err > 0.0 and _uniform(M, F, c) < err:
+        u = _uniform(M, F, c)
+        if u < 0.3:
+            _lost(M, x)
+            return
+        if u < 0.6:
+            code, exp = TOO_BUSY, 0
+        elif cmd == AIR:
+            code, exp = AUTH_DATA_UNAVAILABLE, 1
+        else:
+            code, exp = UNABLE_TO_DELIVER, 0
+        _answer(M, F, x, t, hops, code, exp, 0, 0, 0, True)
+        return
+    service = np.int64(_service(M, F, c))
+    start = _admit(M, h, t, service)
+    if start < 0:
+        _answer(M, F, x, t, hops, BUSY_DIA, BUSY_EXP, 0, 0, 0, True)
+        return
+    done = start + service
+    code, exp = wv(M, W_SUCCESS, cmd), 0
+    if cmd == ULR:
+        v = pg(M, p, P_VIS)
+        if (M[M[W_AGREE] + h * M[W_N_OPS] + v] >> pg(M, p, P_RAT)) & 1 == 0:
+            code, exp = RNA_DIA, 1
+        else:
+            old, old_rat = rg(M, r, R_HSS_MME), rg(M, r, R_HSS_RAT)
+            origin = tg(M, x, T_ORIG)
+            rs(M, r, R_HSS_MME, origin)
+            rs(M, r, R_HSS_RAT, pg(M, p, P_RAT))
+            if old >= 0 and old != origin:
+                _cancel(M, F, done, r, old, TRIG_LOC_UPD, old_rat)
+            # (message-waiting data / alert: no SMS in this model)
+    elif cmd != AIR:
+        unsupported(M, 3)
+    _answer(M, F, x, done, hops, code, exp, start - t, service, 0, True)
+
+
+@_jit
+def _registered(M: Arena, t: Int, p: Int, code: Int, exp: Int) -> None:
+    r = pg(M, p, P_R)
+    rs(M, r, R_CUR, -1)
+    _close(M, p, t, O_SUCCESS, 0, code, exp)
+    v = pg(M, p, P_VIS)
+    rs(M, r, R_STATE, REGISTERED)
+    rs(M, r, R_NET, v)
+    rs(M, r, R_MME, pg(M, p, P_MME))
+    rs(M, r, R_CTX, pg(M, p, P_MME))
+    rs(M, r, R_RAT, pg(M, p, P_RAT))
+    rs(M, r, R_RPLMN, v)
+    rs(M, r, R_ATT, 0)
+    _x_clear(M, r, XK_TRIED)
+    if wv(M, W_WELCOME, v):  # welcome SMS: not in this prototype
+        unsupported(M, 4)
+
+
+@_jit
+def _schedule_retry(M: Arena, t: Int, r: Int, v: Int, rat: Int) -> None:
+    rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)
+    rs(M, r, R_RETRY_NET, v)
+    _push(M, t + wv(M, W_RETRY_RAT, rat), K_TIMER, r, rg(M, r, R_EPOCH), TRIG_RETRY)
+
+
+@_jit
+def _emm_cause(M: Arena, code: Int, exp: Int) -> Int:
+    """dia.emm_cause_for (TS 29.272 Annex A): listed (code, experimental) pairs, else #42."""
+    base = M[W_EMM]
+    for j in range(M[W_N_EMM]):
+        if M[base + 3 * j] == code and M[base + 3 * j + 1] == exp:
+            return M[base + 3 * j + 2]
+    return 42
+
+
+@_jit
+def _attach_failed(M: Arena, F: Floats, t: Int, p: Int, code: Int, exp: Int, timed_out: bool) -> None:
+    r, v = pg(M, p, P_R), pg(M, p, P_VIS)
+    rat = pg(M, p, P_RAT)
+    cause = EMM_TIMEOUT_CAUSE if timed_out else _emm_cause(M, code, exp)
+    _close(M, p, t, O_TIMEOUT if timed_out else O_REJECTED, cause, code, exp)
+    rs(M, r, R_CUR, -1)
+    _maybe_free_proc(M, p)
+    if pg(M, p, P_KIND) == P_TAU:
+        # A failed update leaves the UE deregistered: it registers again after the retry timer.
+        rs(M, r, R_NET, -1)
+        rs(M, r, R_STATE, SEARCHING)
+        _schedule_retry(M, t, r, v, rat)
+        return
+    if cause == 11:
+        _x_add(M, r, v, XK_FPLMN, 0)
+        rs(M, r, R_ATT, 0)
+        _select_and_attach(M, F, t, r, TRIG_RESEL, rat)
+    elif cause == 13 or cause == 15:
+        _x_add(M, r, v, XK_ROAMF, 0)
+        rs(M, r, R_ATT, 0)
+        _select_and_attach(M, F, t, r, TRIG_RESEL, rat)
+    elif cause == 8 or cause == 2 or cause == 3:
+        rs(M, r, R_STATE, NO_SERVICE)  # USIM invalid until power cycle
+    elif cause == 42:
+        _x_add(M, r, v, XK_BARRED, t + 2 * HPPLMN_T_NS)
+        rs(M, r, R_ATT, 0)
+        _select_and_attach(M, F, t, r, TRIG_RESEL, rat)
+    else:
+        rs(M, r, R_ATT, rg(M, r, R_ATT) + 1)
+        if rg(M, r, R_ATT) < wv(M, W_MAX_ATT, rat):
+            _schedule_retry(M, t, r, v, rat)
+        else:
+            rs(M, r, R_ATT, 0)
+            _x_add(M, r, v, XK_TRIED, 0)
+            _select_and_attach(M, F, t, r, TRIG_RESEL, rat)
+
+
+@_jit
+def _on_answer(M: Arena, F: Floats, t: Int, x: Int) -> None:
+    p = tg(M, x, T_PROC)
+    r = pg(M, p, P_R)
+    cmd, code, exp = tg(M, x, T_CMD), tg(M, x, T_CODE), tg(M, x, T_EXP)
+    network = pg(M, p, P_NET) == 1
+    if code == TOO_BUSY and tg(M, x, T_RETRY) < M[W_RETRANS] and (network or rg(M, r, R_CUR) == p):
+        _send_home(M, F, t, p, cmd, tg(M, x, T_ORIG), tg(M, x, T_RETRY) + 1, tg(M, x, T_E2E))
+        return
+    ok = code == wv(M, W_SUCCESS, cmd)
+    if network:
+        _close(M, p, t, O_SUCCESS if ok else O_REJECTED, 0, code, exp)
+        return
+    if rg(M, r, R_CUR) != p:
+        return
+    if not ok:
+        _attach_failed(M, F, t, p, code, exp, False)
+        return
+    step = pg(M, p, P_STEP) + 1
+    ps(M, p, P_STEP, step)
+    sid = pg(M, p, P_STEPS)
+    if step < wv(M, W_NSTEPS, sid):
+        _send_home(M, F, t + M[W_NAS_DELAY], p, wv(M, W_STEPS, sid * 6 + step), pg(M, p, P_MME), 0, -1)
+        return
+    _registered(M, t, p, code, exp)
+
+
+@_jit
+def _on_timeout(M: Arena, F: Floats, t: Int, x: Int) -> None:
+    p = tg(M, x, T_PROC)
+    network = pg(M, p, P_NET) == 1
+    if not network and rg(M, pg(M, p, P_R), R_CUR) != p:
+        return
+    if tg(M, x, T_RETRY) < M[W_RETRANS]:
+        # RFC 6733 §5.5.4: retransmit with the T flag, same End-to-End identifier.
+        _send_home(M, F, t, p, tg(M, x, T_CMD), tg(M, x, T_ORIG), tg(M, x, T_RETRY) + 1,
+                   tg(M, x, T_E2E))
+        return
+    if network:
+        _close(M, p, t, O_TIMEOUT, 0, 0, 0)
+    else:
+        _attach_failed(M, F, t, p, 0, 0, True)
+
+
+@_jit
+def _rat_on(M: Arena, r: Int, v: Int) -> Int:
+    n_ops = M[W_N_OPS]
+    return M[M[W_RAT_TAB] + (rg(M, r, R_DEVICE) * n_ops + rg(M, r, R_HOME)) * n_ops + v]
+
+
+@_tiny
+def _x_base(M: Arena, r: Int) -> Int:
+    return M[M_X] + r * N_X * N_XF
+
+
+@_jit
+def _x_add(M: Arena, r: Int, v: Int, kind: Int, until: Int) -> None:
+    """Add v to the roamer's set ``kind`` (barred: set/overwrite its expiry)."""
+    b = _x_base(M, r)
+    n = rg(M, r, R_NX)
+    for j in range(n):
+        e = b + j * N_XF
+        if M[e + X_OP] == v and M[e + X_KIND] == kind:
+            M[e + X_UNTIL] = until
+            return
+    if n == N_X:
+        unsupported(M, 9)  # more exclusions than slots: a side pool would take them
+        return
+    e = b + n * N_XF
+    M[e + X_OP] = v
+    M[e + X_KIND] = kind
+    M[e + X_UNTIL] = until
+    rs(M, r, R_NX, n + 1)
+
+
+@_jit
+def _x_clear(M: Arena, r: Int, kind: Int) -> None:
+    """Remove the roamer's entries of ``kind`` (order of the others kept)."""
+    b = _x_base(M, r)
+    n = rg(M, r, R_NX)
+    k = 0
+    for j in range(n):
+        e = b + j * N_XF
+        if M[e + X_KIND] != kind:
+            if k != j:
+                f = b + k * N_XF
+                M[f + X_OP] = M[e + X_OP]
+                M[f + X_KIND] = M[e + X_KIND]
+                M[f + X_UNTIL] = M[e + X_UNTIL]
+            k += 1
+    rs(M, r, R_NX, k)
+
+
+@_jit
+def _x_any(M: Arena, r: Int, kind: Int) -> bool:
+    b = _x_base(M, r)
+    for j in range(rg(M, r, R_NX)):
+        if M[b + j * N_XF + X_KIND] == kind:
+            return True
+    return False
+
+
+@_jit
+def _excluded(M: Arena, t: Int, r: Int, v: Int) -> bool:
+    """Engine.excluded(t, r) contains v: forbidden (#11), forbidden for roaming (#13/#15), tried, barred (#42)."""
+    b = _x_base(M, r)
+    for j in range(rg(M, r, R_NX)):
+        e = b + j * N_XF
+        if M[e + X_OP] == v and (M[e + X_KIND] != XK_BARRED or M[e + X_UNTIL] > t):
+            return True
+    return False
+
+
+@_jit
+def _selectable(M: Arena, t: Int, r: Int, v: Int) -> bool:
+    return bool(wv(M, W_OP_COUNTRY, v) == rg(M, r, R_COUNTRY) and not _excluded(M, t, r, v)
+                and _rat_on(M, r, v) >= 0)
+
+
+@_jit
+def _pick_network(M: Arena, F: Floats, t: Int, r: Int, avoid: Int) -> Int:
+    """TS 23.122 automatic mode: RPLMN, SIM-preferred list, then weighted by coverage share."""
+    country = rg(M, r, R_COUNTRY)
+    if country < 0:
+        return -1
+    home = rg(M, r, R_HOME)
+    rp = rg(M, r, R_RPLMN)
+    if (rp >= 0 and rp != avoid and wv(M, W_OP_COUNTRY, rp) == country and not _excluded(M, t, r, rp)
+            and _rat_on(M, r, rp) >= 0):
+        return rp
+    for j in range(wv(M, W_PREF_PTR, home), wv(M, W_PREF_PTR, home + 1)):
+        v = wv(M, W_PREF, j)
+        if (v != avoid and wv(M, W_OP_COUNTRY, v) == country and not _excluded(M, t, r, v)
+                and _rat_on(M, r, v) >= 0):
+            return v
+    n = 0
+    first: Int = -1
+    last: Int = -1
+    total = 0.0
+    share = M[MF_SHARE]
+    for j in range(wv(M, W_CPTR, country), wv(M, W_CPTR, country + 1)):
+        v = wv(M, W_COPS, j)
+        if v != avoid and not _excluded(M, t, r, v) and _rat_on(M, r, v) >= 0:
+            n += 1
+            if first < 0:
+                first = v
+            last = v
+            total += F[share + v]
+    if n <= 1:
+        return first
+    xval = _uniform(M, F, rg(M, r, R_COHORT)) * total
+    for j in range(wv(M, W_CPTR, country), wv(M, W_CPTR, country + 1)):
+        v = wv(M, W_COPS, j)
+        if v != avoid and not _excluded(M, t, r, v) and _rat_on(M, r, v) >= 0:
+            xval -= F[share + v]
+            if xval < 0.0:
+                return v
+    return last
+
+
+@_jit
+def _start_attach(M: Arena, F: Floats, t: Int, r: Int, v: Int, trig: Int) -> None:
+    if t >= M[W_WINDOW]:
+        rs(M, r, R_STATE, NO_SERVICE)
+        return
+    rat = _rat_on(M, r, v)
+    if rat != R4G:
+        unsupported(M, 7)  # 2G/3G MAP and 5G SBI flows not ported
+        return
+    nn = wv(M, W_NSERV, v)
+    base = M[W_SERVING] + v * M[W_MAX_NODES]
+    last = rg(M, r, R_MME)
+    node: Int = -1
+    if last >= 0 and wv(M, W_ELEM_OP, last) == v:
+        for j in range(nn):
+            if M[base + j] == last:
+                node = last
+    if node < 0:
+        node = M[base + np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * nn)]
+    rs(M, r, R_MME, node)
+    rs(M, r, R_STATE, SEARCHING)
+    p = _new_proc(M, P_ATTACH, r, trig, v, node, t, rg(M, r, R_ATT) + 1, 0, rat)
+    ps(M, p, P_STEPS, rat)  # REG_STEPS[rat]
+    rs(M, r, R_CUR, p)
+    _send_home(M, F, t, p, wv(M, W_STEPS, rat * 6), node, 0, -1)
+
+
+@_jit
+def _select_and_attach(M: Arena, F: Floats, t: Int, r: Int, trig: Int, rat: Int) -> None:
+    v = _pick_network(M, F, t, r, -1)
+    if v >= 0:
+        _start_attach(M, F, t, r, v, trig)
+        return
+    # Nothing to try: wait T3402 if something may come back, else stay without service.
+    rs(M, r, R_STATE, NO_SERVICE)
+    if _x_any(M, r, XK_TRIED) or _x_any(M, r, XK_BARRED):
+        rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)
+        _push(M, t + wv(M, W_BACKOFF_RAT, rat), K_TIMER, r, rg(M, r, R_EPOCH), TRIG_BACKOFF)
+
+
+@_jit
+def _on_arrive(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
+    rs(M, r, R_COUNTRY, param)
+    rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)  # reset_selection
+    rs(M, r, R_ATT, 0)
+    rs(M, r, R_STATE, SEARCHING)
+    _x_clear(M, r, XK_TRIED)
+    _x_clear(M, r, XK_ROAMF)
+    _x_clear(M, r, XK_BARRED)
+    _select_and_attach(M, F, t, r, TRIG_ARRIVAL, R4G)
+
+
+@_jit
+def _on_mme_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    if rg(M, r, R_STATE) == REGISTERED and rg(M, r, R_CUR) < 0:
+        v = rg(M, r, R_NET)
+        rat = rg(M, r, R_RAT)
+        nn = wv(M, W_NSERV, v)
+        base = M[W_SERVING] + v * M[W_MAX_NODES]
+        if nn > 1:
+            k = np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * (nn - 1))
+            cur_mme = rg(M, r, R_MME)
+            new = -1
+            for j in range(nn):  # [m for m in nodes if m != mme[r]][k]
+                m = M[base + j]
+                if m != cur_mme:
+                    if k == 0:
+                        new = m
+                        break
+                    k -= 1
+            p = _new_proc(M, P_TAU, r, TRIG_MME_CHANGE, v, new, t, 1, 0, rat)
+            ps(M, p, P_STEPS, 4 + rat)  # UPDATE_STEPS[rat]
+            rs(M, r, R_CUR, p)
+            _send_home(M, F, t, p, wv(M, W_STEPS, (4 + rat) * 6), new, 0, -1)
+
+
+@_jit
+def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
+    s = rg(M, r, R_STATE)
+    if s != SEARCHING and s != NO_SERVICE:  # (REGISTERED: only steering-of-roaming timers act; not ported)
+        return
+    if trig == TRIG_BACKOFF:
+        _x_clear(M, r, XK_TRIED)
+        rs(M, r, R_ATT, 0)
+        rs(M, r, R_STATE, SEARCHING)
+        _select_and_attach(M, F, t, r, trig, R4G)
+    elif trig == TRIG_RETRY:
+        v = rg(M, r, R_RETRY_NET)
+        if v >= 0 and _selectable(M, t, r, v):
+            _start_attach(M, F, t, r, v, trig)
+        else:
+            _select_and_attach(M, F, t, r, TRIG_RESEL, R4G)
+    else:
+        unsupported(M, 8)  # alert / steering-of-roaming timers
+
+
+@_jit
+def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p: Arena, batch: Int, every: Int) -> Int:
+    """Process events until done, a record buffer holds ``batch`` rows, ``every`` events have passed,
+    or a pool/heap/ring needs to grow. Returns a status; all state stays in the arrays (resumable)."""
+    n_ex = ev_t.shape[0]
+    window = M[W_WINDOW]
+    while True:
+        if M[S_STATUS] != 0:
+            return M[S_STATUS]
+        if M[S_STOP] != 0:  # set by the driver's SIGINT handler (which runs at a slice end or a draw refill)
+            return ST_STOP
+        if M[S_TXF] >= batch or M[S_PRF] >= batch:
+            return ST_FLUSH
+        if M[S_EVENTS] >= M[S_NEXTREP]:
+            M[S_NEXTREP] += every
+            return ST_PROGRESS
+        if (M[S_HN] + MARGIN > M[C_H] or M[S_PTOP] < MARGIN or M[S_TTOP] < MARGIN
+                or M[S_QMAX] + MARGIN > M[C_QR]):
+            return ST_GROW
+        i = M[S_IEX]
+        te = ev_t[i] if i < n_ex else END
+        o = M[M_H]
+        if M[S_HN] > 0 and M[o + H_T] <= te:
+            t, kind, a, b, c = M[o + H_T], M[o + H_KIND], M[o + H_A], M[o + H_B], M[o + H_C]
+            _pop(M)
+            M[S_T] = t
+            if kind == K_HSS:
+                _on_hss(M, F, t, a)
+            elif kind == K_ANSWER:
+                _on_answer(M, F, t, a)
+                _free_txn(M, a)
+            elif kind == K_TIMEOUT:
+                _on_timeout(M, F, t, a)
+                _free_txn(M, a)
+            else:
+                if t >= window:
+                    continue
+                if b < 0 or rg(M, a, R_EPOCH) == b:
+                    _on_timer(M, F, t, a, c)
+        elif i < n_ex:
+            M[S_IEX] = i + 1
+            M[S_T] = te
+            k = ev_k[i]
+            if k == EV_ARRIVE:
+                _on_arrive(M, F, te, ev_r[i], ev_p[i])
+            elif k == EV_MME_CHANGE:
+                _on_mme_change(M, F, te, ev_r[i])
+            else:
+                unsupported(M, 100 + k)
+        else:
+            return ST_DONE
+        M[S_EVENTS] += 1
+
+

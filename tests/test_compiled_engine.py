@@ -1,0 +1,219 @@
+"""The compiled engine (numba kernel) against the Python engine: the same scenario and seed give the same bytes.
+
+The scenarios stay inside what the kernel covers (S6a, no steering, welcome SMS or stay events) and push it
+through its rarer paths: HSS transient errors and a tiny waiting room (lost requests, DIAMETER_TOO_BUSY answers
+and their retransmission), lognormal service with a short answer timeout (timeouts, retransmissions, T3411
+retries, EMM causes, PLMN exclusions, T3402 back-off), IPX jitter, and a weighted choice between two visited
+networks; small pools make the kernel grow its arenas mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from roamsim import simulate
+from roamsim.api import KPIS, Progress
+from roamsim.cli.main import cli
+from roamsim.engine.compiled import NotCovered, unsupported
+from roamsim.population.build import build_population
+from roamsim.records.buffers import RecordBuffers
+from roamsim.scenario import load_scenario, scenario_from_data
+from roamsim.scenario.schema import Scenario
+from roamsim.sinks.eventlog import FILES, ParquetSink
+from roamsim.world.model import compile_world
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HOMES = [("GB", "234"), ("DE", "262"), ("FR", "208"), ("NL", "204"), ("IT", "222"), ("SE", "240")]
+
+
+def s6a_scenario(roamers: int = 1200, **kw: Any) -> Scenario:
+    return scenario_from_data(s6a_data(roamers, **kw), "<s6a core>")
+
+
+def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, jitter: float = 0.0,
+             service: dict[str, Any] | None = None, window: str = "6h", timeout: str = "3s",
+             servers: int = 1, steering: bool = False) -> dict[str, Any]:
+    """Homes in Europe, two visited networks in Spain (weighted choice) and one in the US; MME changes only."""
+    ops: list[dict[str, Any]] = [
+        {"id": "v-es", "plmn": "214-01", "country": "ES", "mmes": 4, "welcome_sms": False, "share": 0.6},
+        {"id": "v-es2", "plmn": "214-03", "country": "ES", "mmes": 2, "welcome_sms": False, "share": 0.4},
+        {"id": "v-us", "plmn": "310-260", "country": "US", "mmes": 3, "welcome_sms": False},
+    ]
+    visited = [o["id"] for o in ops]
+    cohorts, agreements = [], []
+    for i, (country, mcc) in enumerate(HOMES):
+        oid = f"h-{country.lower()}"
+        ops.append({"id": oid, "plmn": f"{mcc}-01", "country": country,
+                    "hss": {"servers": servers + i % 2, "service": service or {"exponential": {"mean": "3ms"}},
+                            "queue_limit": limit, "transient_errors": errors}})
+        agreements.append({"home": oid, "visited": visited, "rats": ["4G"]})
+        cohorts.append({"name": f"r-{country.lower()}", "home": oid, "roamers": roamers // len(HOMES),
+                        "destinations": {"ES": 0.7, "US": 0.3}, "arrivals": {"profile": "flat"}, "stay": "30d",
+                        "activity": {"power_cycles_per_day": 0, "network_changes_per_day": 0, "idr_per_day": 0,
+                                     "purge_probability": 0, "mme_changes_per_day": 24},
+                        "usage": {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}})
+    data: dict[str, Any] = {
+        "name": "s6a-core", "seed": 11, "window": {"start": "2027-07-03T00:00:00Z", "duration": window},
+        "operators": ops, "ipx": {"jitter": jitter}, "agreements": agreements, "cohorts": cohorts,
+        "diameter": {"answer_timeout": timeout}, "ue": {"nas_delay": "50ms"},
+    }
+    if steering:
+        data["steering"] = [{"home": "h-gb", "country": "ES", "preferred": ["v-es2"]}]
+    return data
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "errors, busy, jitter": {"errors": 0.05, "limit": 2, "jitter": 0.3,
+                             "service": {"exponential": {"mean": "30ms"}}, "window": "3h"},
+    "lognormal, timeouts": {"errors": 0.02, "limit": 50, "jitter": 0.1, "timeout": "1s", "window": "2h",
+                            "service": {"lognormal": {"median": "40ms", "p99": "4s"}}},
+}
+
+
+def _bytes(run: Path) -> dict[str, bytes]:
+    return {n: (run / n).read_bytes() for n in [*(f"{f}.parquet" for f in FILES), KPIS]}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_same_bytes_as_the_python_engine(tmp_path: Path, case: str) -> None:
+    s = s6a_scenario(**CASES[case])
+    assert unsupported(s, compile_world(s), build_population(s, compile_world(s), seed=s.seed)) is None
+    py = simulate(s, tmp_path / "python", engine="python")
+    nb = simulate(s, tmp_path / "compiled", engine="compiled")
+    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
+    assert json.loads((tmp_path / "python" / "manifest.json").read_text())["engine"] == "python"
+    assert py.counts == nb.counts
+    assert py.counts["transactions"] > 1000
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
+    assert [n for n in a if a[n] != b[n]] == []
+    if case != "plain":  # the rare paths were really taken
+        tx = pq.read_table(tmp_path / "compiled" / "transactions.parquet").to_pydict()
+        assert sum(tx["timed_out"]) > 0 and sum(tx["retransmission"]) > 0
+        assert len(set(tx["result_code"])) >= 3
+
+
+def test_growing_arenas_mid_run_changes_nothing(tmp_path: Path) -> None:
+    """Pools, heap and HSS waiting rings start tiny and double many times; records leave in many batches."""
+    from roamsim.engine.compiled.driver import CompiledEngine
+
+    s = s6a_scenario(**CASES["errors, busy, jitter"])
+    simulate(s, tmp_path / "python", engine="python")
+    world = compile_world(s)
+    population = build_population(s, world, seed=s.seed)
+    out = tmp_path / "small"
+    out.mkdir()
+    t0 = int(s.window.start.timestamp() * 1e9)
+    sink = ParquetSink(out, world, population.imsi, population.home, t0)
+    records = RecordBuffers(sink, batch=3000)
+    engine = CompiledEngine(s, world, population, records, seed=s.seed, heap_cap=8, pool_cap=4, ring_cap=2)
+    engine.run()
+    sink.close()
+    assert engine.grows >= 5
+    for name in ("transactions", "procedures"):
+        a = pq.read_table(tmp_path / "python" / f"{name}.parquet")
+        b = pq.read_table(out / f"{name}.parquet")
+        assert a.equals(b), name
+        assert b.num_rows > 3000  # several batches
+
+
+def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> None:
+    quick = load_scenario(EXAMPLES / "quickstart.yaml")
+    world = compile_world(quick)
+    reason = unsupported(quick, world, build_population(quick, world, seed=1, scale=0.01))
+    assert reason is not None
+    steered = s6a_scenario(steering=True)
+    w2 = compile_world(steered)
+    assert unsupported(steered, w2, build_population(steered, w2, seed=1)) == "steering of roaming"
+    with pytest.raises(NotCovered, match="steering of roaming"):
+        simulate(steered, tmp_path / "refused", engine="compiled")
+    assert not (tmp_path / "refused").exists()  # refused before anything was written
+    run = simulate(steered, tmp_path / "auto")
+    assert run.status == "complete"
+    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
+
+
+def test_the_cli_refuses_compiled_for_an_uncovered_scenario(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["run", str(EXAMPLES / "quickstart.yaml"), "-o", str(tmp_path / "r"),
+                                    "--scale", "0.01", "--engine", "compiled"])
+    assert res.exit_code == 2, res.output
+    assert "compiled engine does not cover" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_an_interrupted_compiled_run_is_partial_and_readable(tmp_path: Path) -> None:
+    s = s6a_scenario(6000, window="1d")
+    reports: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        reports.append(p)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(s, tmp_path / "run", progress=progress, engine="compiled")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "partial" and manifest["engine"] == "compiled"
+    assert reports[0].events == manifest["counts"]["events"] == 200_000
+    for name in FILES:
+        assert pq.read_table(tmp_path / "run" / f"{name}.parquet").num_rows == manifest["counts"][name]
+    assert manifest["counts"]["transactions"] > 0
+
+
+def test_ctrl_c_stops_the_kernel_between_events(tmp_path: Path) -> None:
+    """A real SIGINT to `roamsim run` while the kernel runs: exit 130, a partial run directory, readable files."""
+    scenario = tmp_path / "big.yaml"
+    scenario.write_text(json.dumps(s6a_data(120_000, window="1d")))  # JSON is YAML
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        from roamsim.cli.main import main
+        from roamsim.engine.compiled.driver import CompiledEngine
+        real = CompiledEngine._refill
+        def refill(self, stream):  # the kernel is drawing: it is running; interrupt it once, a little later
+            real(self, stream)
+            if stream == 0 and not getattr(self, "_sent", False) and self.events > 100_000:
+                self._sent = True
+                os.kill(os.getpid(), signal.SIGINT)
+        CompiledEngine._refill = refill
+        sys.argv = ["roamsim", "run", {str(scenario)!r}, "-o", {str(tmp_path / "run")!r}, "--engine", "compiled"]
+        main()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, check=False)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "partial" and manifest["error"] == "KeyboardInterrupt"
+    assert manifest["counts"]["events"] > 100_000
+    for name in FILES:
+        assert pq.read_table(tmp_path / "run" / f"{name}.parquet").num_rows == manifest["counts"][name]
+    tx = pq.read_table(tmp_path / "run" / "transactions.parquet", columns=["txn_id"]).column(0).to_numpy()
+    msg = pq.read_table(tmp_path / "run" / "messages.parquet", columns=["txn_id"]).column(0).to_numpy()
+    assert np.unique(tx).size == tx.size and np.array_equal(np.unique(msg), np.unique(tx))  # none half-written
+
+
+def test_a_stale_kernel_cache_is_recompiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba's cache is keyed on kernel.py only: code compiled with other constants is found and rebuilt."""
+    from roamsim.engine.compiled import kernel
+    from roamsim.engine.compiled.driver import fresh_kernel
+
+    fresh_kernel()
+    assert kernel.frozen_digest() == kernel.DIGEST
+    monkeypatch.setattr(kernel, "DIGEST", np.int64(int(kernel.DIGEST) ^ 1))  # as if the catalogue had changed
+    assert kernel.frozen_digest() != kernel.DIGEST
+    fresh_kernel()
+    assert kernel.frozen_digest() == kernel.DIGEST
+    monkeypatch.undo()
+    fresh_kernel()
+    assert kernel.frozen_digest() == kernel.DIGEST
+
