@@ -202,18 +202,28 @@ def test_ctrl_c_stops_the_kernel_between_events(tmp_path: Path) -> None:
     assert np.unique(tx).size == tx.size and np.array_equal(np.unique(msg), np.unique(tx))  # none half-written
 
 
-def test_a_stale_kernel_cache_is_recompiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """numba's cache is keyed on kernel.py only: code compiled with other constants is found and rebuilt."""
-    from roamsim.engine.compiled import kernel
-    from roamsim.engine.compiled.driver import fresh_kernel
+def test_a_stale_kernel_cache_is_recompiled(tmp_path: Path) -> None:
+    """numba's cache is keyed on kernel.py only: code compiled with other constants is found and rebuilt.
 
-    fresh_kernel()
-    assert kernel.frozen_digest() == kernel.DIGEST
-    monkeypatch.setattr(kernel, "DIGEST", np.int64(int(kernel.DIGEST) ^ 1))  # as if the catalogue had changed
-    assert kernel.frozen_digest() != kernel.DIGEST
-    fresh_kernel()
-    assert kernel.frozen_digest() == kernel.DIGEST
-    monkeypatch.undo()
-    fresh_kernel()
-    assert kernel.frozen_digest() == kernel.DIGEST
-
+    In a child process with its own cache directory, so the project's cache is left alone."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from roamsim.engine.compiled import kernel
+        from roamsim.engine.compiled.driver import fresh_kernel
+        fresh_kernel()
+        assert kernel.frozen_digest() == kernel.DIGEST
+        real = kernel.DIGEST
+        kernel.DIGEST = np.int64(int(real) ^ 1)  # as if the catalogue had changed, and kernel.py had not
+        assert kernel.frozen_digest() != kernel.DIGEST
+        fresh_kernel()
+        assert kernel.frozen_digest() == kernel.DIGEST
+        kernel.DIGEST = real
+        fresh_kernel()
+        assert kernel.frozen_digest() == kernel.DIGEST
+        print("rebuilt")
+    """)
+    cache = tmp_path / "numba-cache"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+    assert proc.returncode == 0 and proc.stdout.strip() == "rebuilt", proc.stderr[-2000:]
+    assert list(cache.rglob("kernel.frozen_digest-*.nbi"))  # it used (and rebuilt) that cache

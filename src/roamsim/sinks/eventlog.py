@@ -15,6 +15,11 @@ queued. Building the tables on the background thread costs the engine more:
 every NumPy call there releases the GIL and then waits up to a switch interval
 (5 ms) to get it back from the busy engine, so the writer falls behind and the
 engine stalls on the full queue (``benchmarks/writer_overhead.py``).
+
+The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
+``tables_on_writer``: the caller only queues the record columns, and the writer thread builds the tables too, on
+the other core, while the engine goes on; the queue is then bounded by the bytes it holds
+(``max_pending_bytes``), not by a batch count.
 """
 
 from __future__ import annotations
@@ -166,11 +171,16 @@ def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row, slot
 
 
+def _nbytes(c: dict[str, np.ndarray]) -> int:
+    return sum(a.nbytes for a in c.values())
+
+
 class ParquetSink:
     """Writes the four Parquet files of a run directory."""
 
     def __init__(self, run_dir: Path, world: World, imsi: np.ndarray, home: np.ndarray, t0: int,
-                 compression: str = "zstd") -> None:
+                 compression: str = "zstd", *, tables_on_writer: bool = False,
+                 max_pending_bytes: int = 1 << 30) -> None:
         self.dir = run_dir
         self.world = world
         self.imsi = imsi
@@ -200,7 +210,9 @@ class ParquetSink:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet")
         self.table_observers: list[Callable[[str, pa.Table], None]] = []
         """Called with (file name, table) after each table is written, on the writer thread, in write order."""
-        self._pending: list[Future[None]] = []
+        self._pending: list[tuple[Future[None], int]] = []
+        self._tables_on_writer = tables_on_writer
+        self._max_pending_bytes = max_pending_bytes
         self.wait_s = 0.0
         """Seconds the caller spent waiting for the writer thread (a full queue)."""
 
@@ -210,27 +222,41 @@ class ParquetSink:
             for observe in self.table_observers:
                 observe(name, table)
 
-    def _submit(self, *tables: tuple[str, pa.Table]) -> None:
-        """Queue ``tables`` for the writer thread, waiting while ``MAX_PENDING`` batches are queued."""
-        if len(self._pending) >= MAX_PENDING:
+    def _full(self, size: int) -> bool:
+        if self._tables_on_writer:
+            return bool(self._pending) and sum(n for _, n in self._pending) + size > self._max_pending_bytes
+        return len(self._pending) >= MAX_PENDING
+
+    def _submit(self, make: Callable[[], tuple[tuple[str, pa.Table], ...]], size: int) -> None:
+        """Queue the tables ``make`` builds for the writer thread: built here, or on the writer thread with
+        ``tables_on_writer``; waits while the queue is full."""
+        while self._pending and self._pending[0][0].done():
+            self._pending.pop(0)[0].result()
+        if self._full(size):
             t = time.perf_counter()
-            while len(self._pending) >= MAX_PENDING:
-                self._pending.pop(0).result()
+            while self._full(size):
+                self._pending.pop(0)[0].result()
             self.wait_s += time.perf_counter() - t
-        self._pending.append(self._pool.submit(self._write, tables))
+        if self._tables_on_writer:
+            self._pending.append((self._pool.submit(lambda: self._write(make())), size))
+        else:
+            self._pending.append((self._pool.submit(self._write, make()), size))
 
     def write_transactions(self, c: dict[str, np.ndarray]) -> None:
+        self._submit(lambda: self._transaction_tables(c), _nbytes(c))
+
+    def _transaction_tables(self, c: dict[str, np.ndarray]) -> tuple[tuple[str, pa.Table], ...]:
         self._paths.update()
         txn, t = self._transactions(c)
         msg = self._messages(t, message_rows(c, self._paths))
         self.messages += msg.num_rows
-        self._submit(("transactions", txn), ("messages", msg))
+        return ("transactions", txn), ("messages", msg)
 
     def write_procedures(self, c: dict[str, np.ndarray]) -> None:
-        self._submit(("procedures", self._procedures(c)))
+        self._submit(lambda: (("procedures", self._procedures(c)),), _nbytes(c))
 
     def write_sessions(self, c: dict[str, np.ndarray]) -> None:
-        self._submit(("sessions", self._sessions(c)))
+        self._submit(lambda: (("sessions", self._sessions(c)),), _nbytes(c))
 
     # -- transactions and messages -------------------------------------------
     def _transactions(self, c: dict[str, np.ndarray]) -> tuple[pa.Table, dict[str, np.ndarray]]:
@@ -350,7 +376,7 @@ class ParquetSink:
         The files are closed even when a batch failed; the failure is raised afterwards.
         """
         failure: BaseException | None = None
-        for fut in self._pending:
+        for fut, _ in self._pending:
             exc = fut.exception()
             failure = failure or exc
         self._pending = []

@@ -55,6 +55,12 @@ def _jit(fn: _Fn) -> _Fn:
     return njit(cache=True, _nrt=False)(fn)  # type: ignore[call-overload]
 
 
+def _loop(fn: _Fn) -> _Fn:
+    """The event loop: compiled as the helpers are, and running without the GIL (the event log's writer thread
+    builds its tables meanwhile; draw refills take the GIL back for their NumPy calls)."""
+    return njit(cache=True, _nrt=False, nogil=True)(fn)  # type: ignore[call-overload]
+
+
 def _tiny(fn: _Fn) -> _Fn:
     """An accessor inlined in numba IR (otherwise one specialization per literal field constant)."""
     return njit(cache=True, _nrt=False, inline="always")(fn)  # type: ignore[call-overload]
@@ -892,7 +898,7 @@ def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
         unsupported(M, 8)  # alert / steering-of-roaming timers
 
 
-@_jit
+@_loop
 def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p: Arena, batch: Int, every: Int) -> Int:
     """Process events until done, a record buffer holds ``batch`` rows, ``every`` events have passed,
     or a pool/heap/ring needs to grow. Returns a status; all state stays in the arrays (resumable)."""
