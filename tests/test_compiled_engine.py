@@ -227,3 +227,17 @@ def test_a_stale_kernel_cache_is_recompiled(tmp_path: Path) -> None:
                           env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
     assert proc.returncode == 0 and proc.stdout.strip() == "rebuilt", proc.stderr[-2000:]
     assert list(cache.rglob("kernel.frozen_digest-*.nbi"))  # it used (and rebuilt) that cache
+
+
+def test_the_bundled_s6a_load_example_runs_compiled_by_default(tmp_path: Path) -> None:
+    """`roamsim run examples/s6a-hss-load.yaml` takes the compiled engine (auto); same bytes as the Python engine."""
+    example = EXAMPLES / "s6a-hss-load.yaml"
+    for engine in ("auto", "python"):
+        res = CliRunner().invoke(cli, ["run", str(example), "-o", str(tmp_path / engine), "--scale", "0.01",
+                                       "--engine", engine])
+        assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "compiled"
+    a, b = _bytes(tmp_path / "auto"), _bytes(tmp_path / "python")
+    assert [n for n in a if a[n] != b[n]] == []
+    procs = pq.read_table(tmp_path / "auto" / "procedures.parquet", columns=["type"]).column(0).to_pylist()
+    assert {"attach", "tracking_area_update", "cancel_location"} <= set(procs)

@@ -17,9 +17,9 @@ every NumPy call there releases the GIL and then waits up to a switch interval
 engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 
 The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
-``tables_on_writer``: the caller only queues the record columns, and the writer thread builds the tables too, on
-the other core, while the engine goes on; the queue is then bounded by the bytes it holds
-(``max_pending_bytes``), not by a batch count.
+``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
+them, in order, to the writer thread, so building, writing and the engine overlap on both cores; the queue is
+then bounded by the bytes it holds (``max_pending_bytes``), not by a batch count.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -208,10 +209,12 @@ class ParquetSink:
         self._routings = _names(rs.ROUTINGS)
         self._apns = _names(["internet"])
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet")
+        self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables") if tables_on_writer
+                         else None)
+        """With ``tables_on_writer``: the thread that builds the tables, feeding the writer thread in order."""
         self.table_observers: list[Callable[[str, pa.Table], None]] = []
         """Called with (file name, table) after each table is written, on the writer thread, in write order."""
-        self._pending: list[tuple[Future[None], int]] = []
-        self._tables_on_writer = tables_on_writer
+        self._pending: list[tuple[Future[Any], int]] = []
         self._max_pending_bytes = max_pending_bytes
         self.wait_s = 0.0
         """Seconds the caller spent waiting for the writer thread (a full queue)."""
@@ -223,22 +226,34 @@ class ParquetSink:
                 observe(name, table)
 
     def _full(self, size: int) -> bool:
-        if self._tables_on_writer:
+        if self._builder is not None:
             return bool(self._pending) and sum(n for _, n in self._pending) + size > self._max_pending_bytes
         return len(self._pending) >= MAX_PENDING
 
+    @staticmethod
+    def _finished(f: Future[Any]) -> bool:
+        """A queued batch is written (a built batch's result is its write's future)."""
+        return f.done() and (not isinstance(r := f.result(), Future) or r.done())
+
+    @staticmethod
+    def _settle(f: Future[Any]) -> None:
+        """Wait until a queued batch is written; its failure is raised here."""
+        r = f.result()
+        if isinstance(r, Future):
+            r.result()
+
     def _submit(self, make: Callable[[], tuple[tuple[str, pa.Table], ...]], size: int) -> None:
-        """Queue the tables ``make`` builds for the writer thread: built here, or on the writer thread with
+        """Queue the tables ``make`` builds for the writer thread: built here, or on the builder thread with
         ``tables_on_writer``; waits while the queue is full."""
-        while self._pending and self._pending[0][0].done():
-            self._pending.pop(0)[0].result()
+        while self._pending and self._finished(self._pending[0][0]):
+            self._settle(self._pending.pop(0)[0])
         if self._full(size):
             t = time.perf_counter()
             while self._full(size):
-                self._pending.pop(0)[0].result()
+                self._settle(self._pending.pop(0)[0])
             self.wait_s += time.perf_counter() - t
-        if self._tables_on_writer:
-            self._pending.append((self._pool.submit(lambda: self._write(make())), size))
+        if self._builder is not None:
+            self._pending.append((self._builder.submit(lambda: self._pool.submit(self._write, make())), size))
         else:
             self._pending.append((self._pool.submit(self._write, make()), size))
 
@@ -377,9 +392,13 @@ class ParquetSink:
         """
         failure: BaseException | None = None
         for fut, _ in self._pending:
-            exc = fut.exception()
-            failure = failure or exc
+            try:
+                self._settle(fut)
+            except BaseException as exc:  # kept, and raised once the files are closed
+                failure = failure or exc
         self._pending = []
+        if self._builder is not None:
+            self._builder.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         for name, writer in self._writers.items():
             writer.close()

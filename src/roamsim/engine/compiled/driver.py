@@ -4,6 +4,7 @@ slices, hands its record batches to the event log, grows its pools, reports prog
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ from roamsim.world.model import MAX_HOPS, World
 
 _STATUS = ("done", "flush", "progress", "grow", "unsupported", "stop")
 _RUN_KEYS = count(1)
+REFILL_SWITCH_S = 0.0005
+"""The interpreter's switch interval while the kernel runs (seconds)."""
 Int = k.Int
 
 
@@ -294,6 +297,10 @@ class CompiledEngine:
         window = int(M[k.W_WINDOW])
         fresh_kernel()
         k.REFILL[self.run_key] = self._refill
+        switch = sys.getswitchinterval()
+        # The kernel takes the GIL back only to refill a draw block; the event log's threads hold it meanwhile, and
+        # would keep it up to a switch interval (5 ms by default) at each refill: make that wait short.
+        sys.setswitchinterval(min(switch, REFILL_SWITCH_S))
         try:
             with self._sigint_stops():
                 while True:
@@ -319,6 +326,7 @@ class CompiledEngine:
                         raise RuntimeError(f"compiled engine: {_STATUS[status]} (case {int(M[k.S_ARG])}) at "
                                            f"t={int(M[k.S_T])} ns")
         finally:  # as RecordBuffers.flush after the Python engine: an interrupted run keeps its records
+            sys.setswitchinterval(switch)
             del k.REFILL[self.run_key]
             self._flush(False, 1 << 62)
             self._flush(True, 1 << 62)
