@@ -1,5 +1,10 @@
 """Runs :mod:`roamsim.engine.compiled.kernel`: lays out its arenas from the world and the population, runs it in
-slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C."""
+slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C.
+
+Every population event of a roamer's stay is passed to the kernel (arrival, legs, power cycles, purges, MME and
+network changes, IDR, departure); :func:`roamsim.engine.compiled.unsupported` refuses usage events up front. A kernel
+that still meets something it does not cover (``ST_UNSUPPORTED``, e.g. a roamer with more PLMN exclusions than
+``kernel.N_X`` slots) makes :meth:`CompiledEngine.run` raise RuntimeError: never a silently wrong run."""
 
 from __future__ import annotations
 
@@ -156,7 +161,8 @@ class CompiledEngine:
         # -- M: the mutable state
         n = population.size
         R = np.zeros((n, k.N_R), dtype=np.int64)
-        for f in (k.R_COUNTRY, k.R_NET, k.R_MME, k.R_RAT, k.R_RPLMN, k.R_CUR, k.R_HSS_MME, k.R_CTX, k.R_RETRY_NET):
+        for f in (k.R_COUNTRY, k.R_NET, k.R_MME, k.R_RAT, k.R_RPLMN, k.R_CUR, k.R_HSS_MME, k.R_CTX, k.R_RETRY_NET,
+                  k.R_OFF_CYCLE):
             R[:, f] = -1
         R[:, k.R_STATE] = k.ABSENT
         R[:, k.R_HSS_RAT] = k.R4G
