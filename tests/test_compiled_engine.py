@@ -163,6 +163,68 @@ def test_stay_events_give_the_same_bytes(tmp_path: Path, case: str) -> None:
         assert len(set(pr["visited_plmn"])) == 5
 
 
+def steered_data() -> dict[str, Any]:
+    """tests/test_steering.py's scenario (one home steers its roamers in Spain to one partner of three, 5012, at most
+    5 rejects), plus travellers through Spain, Portugal (DIAMETER_TOO_BUSY rejects, which the MME retries once) and
+    the US (5012 for at most 15 s from the first reject: T3411 = 10 s gives 2 rejects), with their stay events."""
+    home = "uk-alpha"
+    ops: list[dict[str, Any]] = [{"id": home, "plmn": "234-15", "country": "GB", "hss": {"servers": 8}}]
+    for country, mcc, names in (("ES", "214", ("one", "two", "three")), ("PT", "268", ("one", "two")),
+                                ("US", "310", ("one", "two"))):
+        ops += [{"id": f"{country.lower()}-{n}", "plmn": f"{mcc}-0{i + 1}", "country": country, "mmes": 2,
+                 "welcome_sms": False} for i, n in enumerate(names)]
+    quiet = {"power_cycles_per_day": 0, "mme_changes_per_day": 0, "network_changes_per_day": 0, "idr_per_day": 0,
+             "purge_probability": 0}
+    no_usage = {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}
+    return {
+        "name": "steering", "seed": 21, "window": {"start": "2027-07-03T00:00:00Z", "duration": "3h"},
+        "operators": ops, "agreements": [{"home": home, "visited": [o["id"] for o in ops[1:]]}],
+        "steering": [
+            {"home": home, "country": "ES", "preferred": ["es-one"], "reject_with": "unable-to-comply",
+             "max_rejects": 5},
+            {"home": home, "country": "PT", "preferred": ["pt-one"], "reject_with": "too-busy"},
+            {"home": home, "country": "US", "preferred": ["us-two"], "reject_with": "unable-to-comply",
+             "max_rejects": 5, "window": "15s"}],
+        "ue": {"max_attempts": 5, "t3411": "10s"},
+        "cohorts": [
+            {"name": "tourists", "home": home, "roamers": 1500, "destinations": {"ES": 1},
+             "arrivals": {"profile": "flat"}, "stay": "30d", "activity": quiet, "usage": no_usage},
+            {"name": "travellers", "home": home, "roamers": 1500, "destinations": {"ES": 1},
+             "itineraries": [{"countries": ["ES", "PT", "US"], "weight": 2}],
+             "arrivals": {"profile": "flat"}, "stay": {"lognormal": {"median": "90m", "p99": "8h"}},
+             "activity": BUSY_STAY, "usage": no_usage}],
+    }
+
+
+def test_steering_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Reject-based steering at the home DEA: rejects counted per roamer and country, the cap, the window, the
+    preferred partner ending it, TOO_BUSY rejects retried; steering_reject and steered as the Python engine writes."""
+    s = scenario_from_data(steered_data(), "<steering>")
+    world = compile_world(s)
+    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
+    py = simulate(s, tmp_path / "python", engine="python")
+    nb = simulate(s, tmp_path / "compiled", engine="compiled")
+    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
+    assert py.counts == nb.counts
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
+    assert [n for n in a if a[n] != b[n]] == []
+    tx = pq.read_table(tmp_path / "compiled" / "transactions.parquet").to_pydict()
+    rejects: dict[str, Counter[int]] = {"214": Counter(), "268": Counter(), "310": Counter()}
+    for imsi, plmn, st in zip(tx["imsi"], tx["visited_plmn"], tx["steering_reject"], strict=True):
+        if st:
+            rejects[plmn[:3]][imsi] += 1
+    assert len(rejects["214"]) > 100 and len(rejects["268"]) > 20 and len(rejects["310"]) > 20, rejects
+    assert max(rejects["214"].values()) == 5  # the cap is reached, never passed
+    assert max(rejects["268"].values()) == 2  # TOO_BUSY and its retransmission, then the preferred partner
+    assert max(rejects["310"].values()) == 2  # the window (15 s) ends it before the cap (5)
+    assert Counter(c for c, st in zip(tx["result_code"], tx["steering_reject"], strict=True) if st).keys() \
+        == {5012, 3004}
+    pr = pq.read_table(tmp_path / "compiled" / "procedures.parquet").to_pydict()
+    steered = Counter(zip(pr["steered"], pr["outcome"], strict=True))
+    assert steered[True, "rejected"] > 100, steered
+    assert Counter(pr["trigger"])["border_crossing"] > 20
+
+
 def test_growing_arenas_mid_run_changes_nothing(tmp_path: Path) -> None:
     """Pools, heap and HSS waiting rings start tiny and double many times; records leave in many batches."""
     from roamsim.engine.compiled.driver import CompiledEngine
@@ -192,13 +254,15 @@ def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> 
     world = compile_world(quick)
     reason = unsupported(quick, world, build_population(quick, world, seed=1, scale=0.01))
     assert reason is not None
-    steered = s6a_scenario(steering=True)
-    w2 = compile_world(steered)
-    assert unsupported(steered, w2, build_population(steered, w2, seed=1)) == "steering of roaming"
-    with pytest.raises(NotCovered, match="steering of roaming"):
-        simulate(steered, tmp_path / "refused", engine="compiled")
+    data = s6a_data()
+    data["operators"][0]["welcome_sms"] = True
+    welcome = scenario_from_data(data, "<welcome>")
+    w2 = compile_world(welcome)
+    assert unsupported(welcome, w2, build_population(welcome, w2, seed=1)) == "welcome SMS"
+    with pytest.raises(NotCovered, match="welcome SMS"):
+        simulate(welcome, tmp_path / "refused", engine="compiled")
     assert not (tmp_path / "refused").exists()  # refused before anything was written
-    run = simulate(steered, tmp_path / "auto")
+    run = simulate(welcome, tmp_path / "auto")
     assert run.status == "complete"
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
 

@@ -25,9 +25,10 @@ COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_LEG, pop.EV_POWER_OFF, pop.EV_
 """Population events the kernel handles: a roamer's stay, not its usage (data sessions, SMS)."""
 
 def unsupported(s: Scenario, world: World, population: Population) -> str | None:
-    """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run."""
-    if s.steering:
-        return "steering of roaming"
+    """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run.
+
+    Covered: 4G (S6a) registrations only, a roamer's stay events, reject-based steering (5G SoR is never taken
+    without 5G). Not covered: usage (data sessions, SMS), welcome SMS, any 2G/3G/5G registration."""
     if any(s.operators[v].welcome_sms for _, v in world.agreement_rats):  # sent on registering with a partner
         return "welcome SMS"
     kinds = set(np.unique(population.ev_kind).tolist()) - COVERED_EVENTS

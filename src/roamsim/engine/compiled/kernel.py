@@ -5,7 +5,9 @@ ULR), MME changes (ULR, CLR to the old MME), the HSS as a multi-server FIFO queu
 transient errors, answer timeouts and retransmissions (RFC 6733 §5.5.4), DIAMETER_TOO_BUSY retried once, TS 24.301
 cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions), and the rest of a roamer's stay:
 border crossings of an itinerary, power cycles, purges by the MME (PUR/PUA, TS 23.401 §5.3.9.3), network changes,
-subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a procedure in progress. Not covered:
+subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a procedure in progress; and
+reject-based steering of roaming at the home DEA (GSMA IR.73: ``_steer`` on the ULR, per-roamer rejects within
+``max_rejects`` and ``window``; no 5G SoR since no 5G). Not covered:
 usage (data sessions, SMS, welcome SMS), 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
 raises): never a silently wrong answer; so does a roamer needing more than ``N_X`` PLMN exclusions.
 :mod:`roamsim.engine.compiled.driver` checks a scenario up front and runs the Python engine for what this kernel
@@ -39,6 +41,7 @@ from roamsim.catalogue import diameter as dia
 from roamsim.engine import base as B
 from roamsim.population import build as pop
 from roamsim.records.buffers import PROC_COLUMNS, TXN_COLUMNS
+from roamsim.world import model as world_model
 from roamsim.world.model import MAX_HOPS
 
 Arena = npt.NDArray[np.int64]
@@ -109,7 +112,11 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
 (W_PATH_CUM, W_PATH_LAT, W_PATH_HOPS, W_PATHID, W_SUCCESS, W_IFACE, W_TIMEOUT, W_SERVER_OF, W_OP_HSS,
  W_ELEM_OP, W_AGREE, W_WELCOME, W_RETRY_RAT, W_MAX_ATT, W_STEPS, W_NSTEPS, W_OP_COUNTRY, W_RAT_TAB,
  W_PREF_PTR, W_PREF, W_CPTR, W_COPS, W_SERVING, W_NSERV, W_BACKOFF_RAT, W_EMM, W_N_EMM,
- W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW, W_HEADER) = _i64(range(34))
+ W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW,
+ W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_HEADER) = _i64(range(39))
+# steering policy row (W_POL); W_STEER: home × country → policy row or -1; W_POL_PREF: policy × op → preferred
+POL_COUNTRY, POL_MAX_REJECTS, POL_WINDOW, POL_CODE, POL_EXP, N_POL = _i64(range(6))
+DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path from the visited side
 
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
 (M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets
@@ -119,7 +126,9 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
  S_ARG, S_T, S_QMAX, S_STOP, S_RUN, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 41))
 # roamer row
 (R_STATE, R_COUNTRY, R_NET, R_MME, R_RAT, R_RPLMN, R_ATT, R_CUR, R_EPOCH, R_HSS_MME, R_HSS_RAT, R_CTX,
- R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, R_OFF_CYCLE, N_R) = _i64(range(19))
+ R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, R_OFF_CYCLE,
+ R_SOR_COUNTRY, R_SOR_REJECTS, R_SOR_FIRST, R_SOR_DONE,  # Engine.sor[r]: country id (-1: none), rejects, first, done
+ N_R) = _i64(range(23))
 # Proc row
 (P_ID, P_KIND, P_R, P_TRIG, P_VIS, P_MME, P_START, P_ATT, P_NET, P_HOME, P_RAT, P_STEP, P_STEPS, P_STEERED,
  P_REFS, P_CLOSED, N_P) = _i64(range(17))
@@ -462,8 +471,51 @@ def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry
         unsupported(M, 1)  # a path the driver did not make
         return
     x = _new_txn(M, F, p, cmd, path, origin, server, t, retry, e2e)
-    # (steering at the home DEA: no steered homes here; the driver refuses scenarios with steering)
+    if cmd == ULR:  # LOCATION_CMDS on S6a; (5G SoR instead of rejects: no 5G in this model)
+        pol = _policy(M, p)
+        if pol >= 0:
+            t_border = t + _path_cum(M, path, DEA_INDEX) + tg(M, x, T_FWD)
+            if _steer(M, t_border, p, pol):
+                ts(M, x, T_RESP, wv(M, W_OP_DEA, h))
+                ps(M, p, P_STEERED, 1)
+                row = M[W_POL] + pol * N_POL
+                _answer(M, F, x, t_border, DEA_INDEX, M[row + POL_CODE], M[row + POL_EXP], 0, 0, 1, True)
+                return
     _push(M, t + _path_cum(M, path, wv(M, W_PATH_HOPS, path)) + tg(M, x, T_FWD), K_HSS, x, 0, 0)
+
+
+@_jit
+def _policy(M: Arena, p: Int) -> Int:
+    """The steering policy of the procedure's home in its visited network's country (row of W_POL), or -1."""
+    country = wv(M, W_OP_COUNTRY, pg(M, p, P_VIS))
+    return M[M[W_STEER] + pg(M, p, P_HOME) * M[W_N_COUNTRIES] + country]
+
+
+@_jit
+def _steer(M: Arena, t: Int, p: Int, pol: Int) -> bool:
+    """Reject-based steering at the home border agent (GSMA IR.73): True if this request is rejected."""
+    r = pg(M, p, P_R)
+    v = pg(M, p, P_VIS)
+    row = M[W_POL] + pol * N_POL
+    if rg(M, r, R_SOR_COUNTRY) != M[row + POL_COUNTRY]:  # (also: no state yet, -1)
+        rs(M, r, R_SOR_COUNTRY, M[row + POL_COUNTRY])
+        rs(M, r, R_SOR_REJECTS, 0)
+        rs(M, r, R_SOR_FIRST, -1)
+        rs(M, r, R_SOR_DONE, 0)
+    if rg(M, r, R_SOR_DONE):
+        return False
+    if M[M[W_POL_PREF] + pol * M[W_N_OPS] + v]:
+        rs(M, r, R_SOR_DONE, 1)
+        return False
+    window, first = M[row + POL_WINDOW], rg(M, r, R_SOR_FIRST)
+    within = window < 0 or first < 0 or t - first < window
+    if rg(M, r, R_SOR_REJECTS) < M[row + POL_MAX_REJECTS] and within:
+        rs(M, r, R_SOR_REJECTS, rg(M, r, R_SOR_REJECTS) + 1)
+        if first < 0:
+            rs(M, r, R_SOR_FIRST, t)
+        return True
+    rs(M, r, R_SOR_DONE, 1)
+    return False
 
 
 @_jit
