@@ -267,6 +267,28 @@ def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> 
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
 
 
+def test_more_plmn_exclusions_than_slots_stop_the_run_loudly(tmp_path: Path) -> None:
+    """A roamer whose home has an agreement with one network of eight in Spain collects EF_FPLMN entries (#11) for
+    the others; more than the kernel's N_X slots per roamer stop the run with an error, never a wrong output."""
+    from roamsim.engine.compiled import kernel
+
+    data = s6a_data(300, window="1h")
+    data["operators"] = [o for o in data["operators"] if not o["id"].startswith("v-")]
+    data["operators"] += [{"id": f"v-es{i}", "plmn": f"214-{i + 1:02d}", "country": "ES", "mmes": 1,
+                           "welcome_sms": False} for i in range(int(kernel.N_X) + 2)]
+    for ag in data["agreements"]:
+        ag["visited"] = ["v-es0"]
+    for c in data["cohorts"]:
+        c["destinations"] = {"ES": 1}
+    s = scenario_from_data(data, "<many exclusions>")
+    world = compile_world(s)
+    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None  # only the run can tell
+    with pytest.raises(RuntimeError, match=r"compiled engine: unsupported \(case 9\)"):
+        simulate(s, tmp_path / "compiled", engine="compiled")
+    py = simulate(s, tmp_path / "python", engine="python")
+    assert py.status == "complete"
+
+
 def test_the_cli_refuses_compiled_for_an_uncovered_scenario(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["run", str(EXAMPLES / "quickstart.yaml"), "-o", str(tmp_path / "r"),
                                     "--scale", "0.01", "--engine", "compiled"])
