@@ -1,10 +1,11 @@
 """The compiled engine (numba kernel) against the Python engine: the same scenario and seed give the same bytes.
 
-The scenarios stay inside what the kernel covers (S6a, no steering, welcome SMS or stay events) and push it
-through its rarer paths: HSS transient errors and a tiny waiting room (lost requests, DIAMETER_TOO_BUSY answers
+The scenarios stay inside what the kernel covers (S6a, no usage or welcome SMS) and push it through its rarer
+paths: HSS transient errors and a tiny waiting room (lost requests, DIAMETER_TOO_BUSY answers
 and their retransmission), lognormal service with a short answer timeout (timeouts, retransmissions, T3411
 retries, EMM causes, PLMN exclusions, T3402 back-off), IPX jitter, and a weighted choice between two visited
-networks; small pools make the kernel grow its arenas mid-run.
+networks; small pools make the kernel grow its arenas mid-run. The stay cases add power cycles, purges, network
+changes, IDR, multi-country itineraries and departures, with procedures aborted in progress.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +45,19 @@ def s6a_scenario(roamers: int = 1200, **kw: Any) -> Scenario:
 
 def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, jitter: float = 0.0,
              service: dict[str, Any] | None = None, window: str = "6h", timeout: str = "3s",
-             servers: int = 1, steering: bool = False) -> dict[str, Any]:
-    """Homes in Europe, two visited networks in Spain (weighted choice) and one in the US; MME changes only."""
+             servers: int = 1, steering: bool = False, activity: dict[str, Any] | None = None,
+             stay: Any = "30d", itineraries: bool = False) -> dict[str, Any]:
+    """Homes in Europe, two visited networks in Spain (weighted choice) and one in the US; MME changes only,
+    unless ``activity`` says otherwise. ``itineraries``: two networks in Portugal too (one without a roaming
+    agreement for half the homes: #11), and trips through two or three countries."""
     ops: list[dict[str, Any]] = [
         {"id": "v-es", "plmn": "214-01", "country": "ES", "mmes": 4, "welcome_sms": False, "share": 0.6},
         {"id": "v-es2", "plmn": "214-03", "country": "ES", "mmes": 2, "welcome_sms": False, "share": 0.4},
         {"id": "v-us", "plmn": "310-260", "country": "US", "mmes": 3, "welcome_sms": False},
     ]
+    if itineraries:
+        ops += [{"id": "v-pt", "plmn": "268-01", "country": "PT", "mmes": 2, "welcome_sms": False, "share": 0.5},
+                {"id": "v-pt2", "plmn": "268-03", "country": "PT", "mmes": 1, "welcome_sms": False, "share": 0.5}]
     visited = [o["id"] for o in ops]
     cohorts, agreements = [], []
     for i, (country, mcc) in enumerate(HOMES):
@@ -57,12 +65,16 @@ def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, j
         ops.append({"id": oid, "plmn": f"{mcc}-01", "country": country,
                     "hss": {"servers": servers + i % 2, "service": service or {"exponential": {"mean": "3ms"}},
                             "queue_limit": limit, "transient_errors": errors}})
-        agreements.append({"home": oid, "visited": visited, "rats": ["4G"]})
+        agreements.append({"home": oid, "visited": [o for o in visited if o != "v-pt2" or i % 2],
+                           "rats": ["4G"]})
         cohorts.append({"name": f"r-{country.lower()}", "home": oid, "roamers": roamers // len(HOMES),
-                        "destinations": {"ES": 0.7, "US": 0.3}, "arrivals": {"profile": "flat"}, "stay": "30d",
-                        "activity": {"power_cycles_per_day": 0, "network_changes_per_day": 0, "idr_per_day": 0,
-                                     "purge_probability": 0, "mme_changes_per_day": 24},
+                        "destinations": {"ES": 0.7, "US": 0.3}, "arrivals": {"profile": "flat"}, "stay": stay,
+                        "activity": activity or {"power_cycles_per_day": 0, "network_changes_per_day": 0,
+                                                 "idr_per_day": 0, "purge_probability": 0, "mme_changes_per_day": 24},
                         "usage": {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}})
+        if itineraries:
+            cohorts[-1]["itineraries"] = [{"countries": ["ES", "PT"], "weight": 0.4},
+                                          {"countries": ["PT", "ES", "US"], "weight": 0.3}]
     data: dict[str, Any] = {
         "name": "s6a-core", "seed": 11, "window": {"start": "2027-07-03T00:00:00Z", "duration": window},
         "operators": ops, "ipx": {"jitter": jitter}, "agreements": agreements, "cohorts": cohorts,
@@ -104,6 +116,115 @@ def test_same_bytes_as_the_python_engine(tmp_path: Path, case: str) -> None:
         assert len(set(tx["result_code"])) >= 3
 
 
+BUSY_STAY: dict[str, Any] = {"power_cycles_per_day": 60, "off_duration": {"lognormal": {"median": "20m", "p99": "3h"}},
+                             "purge_probability": 0.6, "purge_after": "10m", "mme_changes_per_day": 12,
+                             "network_changes_per_day": 8, "idr_per_day": 8}
+"""A roamer's stay squeezed into a few hours: power cycles (many long enough to be purged), MME and network
+changes, subscription changes. With stays of minutes (some of seconds) and a slow HSS, power-offs, border
+crossings and departures catch attaches in progress (abort)."""
+STAY_CASES: dict[str, dict[str, Any]] = {
+    "stay: power, purge, network change, IDR, departures": {
+        "roamers": 3000, "activity": BUSY_STAY, "stay": {"lognormal": {"median": "5m", "p99": "12h"}},
+        "errors": 0.08, "limit": 3, "jitter": 0.2, "service": {"exponential": {"mean": "300ms"}}, "servers": 2,
+        "window": "4h"},
+    "stay: itineraries, timeouts": {
+        "roamers": 3000, "activity": BUSY_STAY, "stay": {"lognormal": {"median": "90m", "p99": "8h"}},
+        "itineraries": True, "errors": 0.02, "limit": 50, "jitter": 0.1, "timeout": "2s", "window": "3h",
+        "service": {"lognormal": {"median": "300ms", "p99": "6s"}}, "servers": 2},
+}
+
+
+@pytest.mark.parametrize("case", list(STAY_CASES))
+def test_stay_events_give_the_same_bytes(tmp_path: Path, case: str) -> None:
+    """Power cycles, purges, network changes, IDR, border crossings and departures, with errors and timeouts
+    aborting procedures in progress: the kernel writes what the Python engine writes, and every path is taken."""
+    s = s6a_scenario(**STAY_CASES[case])
+    world = compile_world(s)
+    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
+    py = simulate(s, tmp_path / "python", engine="python")
+    nb = simulate(s, tmp_path / "compiled", engine="compiled")
+    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
+    assert py.counts == nb.counts
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
+    assert [n for n in a if a[n] != b[n]] == []
+    pr = pq.read_table(tmp_path / "compiled" / "procedures.parquet").to_pydict()
+    seen = Counter(zip(pr["type"], pr["trigger"], pr["outcome"], strict=True))
+    types = Counter(pr["type"])
+    triggers = Counter(pr["trigger"])
+    outcomes = Counter(zip(pr["type"], pr["outcome"], strict=True))
+    assert types["purge"] > 20 and types["insert_subscriber_data"] > 20, types
+    assert triggers["power_on"] > 20 and triggers["network_change"] > 20 and triggers["return_home"] > 20, triggers
+    assert seen["purge", "inactivity", "success"] > 0 and seen["cancel_location", "return_home", "success"] > 0
+    assert outcomes["attach", "aborted"] > 0 and outcomes["attach", "timeout"] > 0, outcomes  # abort() taken
+    assert outcomes["purge", "timeout"] + outcomes["purge", "rejected"] > 0, outcomes
+    if "itineraries" in STAY_CASES[case]:
+        assert triggers["border_crossing"] > 20, triggers
+        assert Counter(pr["emm_cause"])[11] > 0  # no agreement in Portugal for some homes: EF_FPLMN
+        assert len(set(pr["visited_plmn"])) == 5
+
+
+def steered_data() -> dict[str, Any]:
+    """tests/test_steering.py's scenario (one home steers its roamers in Spain to one partner of three, 5012, at most
+    5 rejects), plus travellers through Spain, Portugal (DIAMETER_TOO_BUSY rejects, which the MME retries once) and
+    the US (5012 for at most 15 s from the first reject: T3411 = 10 s gives 2 rejects), with their stay events."""
+    home = "uk-alpha"
+    ops: list[dict[str, Any]] = [{"id": home, "plmn": "234-15", "country": "GB", "hss": {"servers": 8}}]
+    for country, mcc, names in (("ES", "214", ("one", "two", "three")), ("PT", "268", ("one", "two")),
+                                ("US", "310", ("one", "two"))):
+        ops += [{"id": f"{country.lower()}-{n}", "plmn": f"{mcc}-0{i + 1}", "country": country, "mmes": 2,
+                 "welcome_sms": False} for i, n in enumerate(names)]
+    quiet = {"power_cycles_per_day": 0, "mme_changes_per_day": 0, "network_changes_per_day": 0, "idr_per_day": 0,
+             "purge_probability": 0}
+    no_usage = {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}
+    return {
+        "name": "steering", "seed": 21, "window": {"start": "2027-07-03T00:00:00Z", "duration": "3h"},
+        "operators": ops, "agreements": [{"home": home, "visited": [o["id"] for o in ops[1:]]}],
+        "steering": [
+            {"home": home, "country": "ES", "preferred": ["es-one"], "reject_with": "unable-to-comply",
+             "max_rejects": 5},
+            {"home": home, "country": "PT", "preferred": ["pt-one"], "reject_with": "too-busy"},
+            {"home": home, "country": "US", "preferred": ["us-two"], "reject_with": "unable-to-comply",
+             "max_rejects": 5, "window": "15s"}],
+        "ue": {"max_attempts": 5, "t3411": "10s"},
+        "cohorts": [
+            {"name": "tourists", "home": home, "roamers": 1500, "destinations": {"ES": 1},
+             "arrivals": {"profile": "flat"}, "stay": "30d", "activity": quiet, "usage": no_usage},
+            {"name": "travellers", "home": home, "roamers": 1500, "destinations": {"ES": 1},
+             "itineraries": [{"countries": ["ES", "PT", "US"], "weight": 2}],
+             "arrivals": {"profile": "flat"}, "stay": {"lognormal": {"median": "90m", "p99": "8h"}},
+             "activity": BUSY_STAY, "usage": no_usage}],
+    }
+
+
+def test_steering_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Reject-based steering at the home DEA: rejects counted per roamer and country, the cap, the window, the
+    preferred partner ending it, TOO_BUSY rejects retried; steering_reject and steered as the Python engine writes."""
+    s = scenario_from_data(steered_data(), "<steering>")
+    world = compile_world(s)
+    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
+    py = simulate(s, tmp_path / "python", engine="python")
+    nb = simulate(s, tmp_path / "compiled", engine="compiled")
+    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
+    assert py.counts == nb.counts
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
+    assert [n for n in a if a[n] != b[n]] == []
+    tx = pq.read_table(tmp_path / "compiled" / "transactions.parquet").to_pydict()
+    rejects: dict[str, Counter[int]] = {"214": Counter(), "268": Counter(), "310": Counter()}
+    for imsi, plmn, st in zip(tx["imsi"], tx["visited_plmn"], tx["steering_reject"], strict=True):
+        if st:
+            rejects[plmn[:3]][imsi] += 1
+    assert len(rejects["214"]) > 100 and len(rejects["268"]) > 20 and len(rejects["310"]) > 20, rejects
+    assert max(rejects["214"].values()) == 5  # the cap is reached, never passed
+    assert max(rejects["268"].values()) == 2  # TOO_BUSY and its retransmission, then the preferred partner
+    assert max(rejects["310"].values()) == 2  # the window (15 s) ends it before the cap (5)
+    assert Counter(c for c, st in zip(tx["result_code"], tx["steering_reject"], strict=True) if st).keys() \
+        == {5012, 3004}
+    pr = pq.read_table(tmp_path / "compiled" / "procedures.parquet").to_pydict()
+    steered = Counter(zip(pr["steered"], pr["outcome"], strict=True))
+    assert steered[True, "rejected"] > 100, steered
+    assert Counter(pr["trigger"])["border_crossing"] > 20
+
+
 def test_growing_arenas_mid_run_changes_nothing(tmp_path: Path) -> None:
     """Pools, heap and HSS waiting rings start tiny and double many times; records leave in many batches."""
     from roamsim.engine.compiled.driver import CompiledEngine
@@ -133,15 +254,39 @@ def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> 
     world = compile_world(quick)
     reason = unsupported(quick, world, build_population(quick, world, seed=1, scale=0.01))
     assert reason is not None
-    steered = s6a_scenario(steering=True)
-    w2 = compile_world(steered)
-    assert unsupported(steered, w2, build_population(steered, w2, seed=1)) == "steering of roaming"
-    with pytest.raises(NotCovered, match="steering of roaming"):
-        simulate(steered, tmp_path / "refused", engine="compiled")
+    data = s6a_data()
+    data["operators"][0]["welcome_sms"] = True
+    welcome = scenario_from_data(data, "<welcome>")
+    w2 = compile_world(welcome)
+    assert unsupported(welcome, w2, build_population(welcome, w2, seed=1)) == "welcome SMS"
+    with pytest.raises(NotCovered, match="welcome SMS"):
+        simulate(welcome, tmp_path / "refused", engine="compiled")
     assert not (tmp_path / "refused").exists()  # refused before anything was written
-    run = simulate(steered, tmp_path / "auto")
+    run = simulate(welcome, tmp_path / "auto")
     assert run.status == "complete"
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
+
+
+def test_more_plmn_exclusions_than_slots_stop_the_run_loudly(tmp_path: Path) -> None:
+    """A roamer whose home has an agreement with one network of eight in Spain collects EF_FPLMN entries (#11) for
+    the others; more than the kernel's N_X slots per roamer stop the run with an error, never a wrong output."""
+    from roamsim.engine.compiled import kernel
+
+    data = s6a_data(300, window="1h")
+    data["operators"] = [o for o in data["operators"] if not o["id"].startswith("v-")]
+    data["operators"] += [{"id": f"v-es{i}", "plmn": f"214-{i + 1:02d}", "country": "ES", "mmes": 1,
+                           "welcome_sms": False} for i in range(int(kernel.N_X) + 2)]
+    for ag in data["agreements"]:
+        ag["visited"] = ["v-es0"]
+    for c in data["cohorts"]:
+        c["destinations"] = {"ES": 1}
+    s = scenario_from_data(data, "<many exclusions>")
+    world = compile_world(s)
+    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None  # only the run can tell
+    with pytest.raises(RuntimeError, match=r"compiled engine: unsupported \(case 9\)"):
+        simulate(s, tmp_path / "compiled", engine="compiled")
+    py = simulate(s, tmp_path / "python", engine="python")
+    assert py.status == "complete"
 
 
 def test_the_cli_refuses_compiled_for_an_uncovered_scenario(tmp_path: Path) -> None:

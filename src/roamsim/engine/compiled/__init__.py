@@ -20,18 +20,20 @@ class NotCovered(ValueError):
     """The compiled engine was asked for a scenario it does not cover (the message says what)."""
 
 
-COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_MME_CHANGE))
-"""Population events the kernel handles."""
+COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_LEG, pop.EV_POWER_OFF, pop.EV_PURGE, pop.EV_POWER_ON,
+                            pop.EV_MME_CHANGE, pop.EV_NET_CHANGE, pop.EV_IDR, pop.EV_DEPART))
+"""Population events the kernel handles: a roamer's stay, not its usage (data sessions, SMS)."""
 
 def unsupported(s: Scenario, world: World, population: Population) -> str | None:
-    """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run."""
-    if s.steering:
-        return "steering of roaming"
+    """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run.
+
+    Covered: 4G (S6a) registrations only, a roamer's stay events, reject-based steering (5G SoR is never taken
+    without 5G). Not covered: usage (data sessions, SMS), welcome SMS, any 2G/3G/5G registration."""
     if any(s.operators[v].welcome_sms for _, v in world.agreement_rats):  # sent on registering with a partner
         return "welcome SMS"
     kinds = set(np.unique(population.ev_kind).tolist()) - COVERED_EVENTS
     if kinds:
-        return f"population events {sorted(kinds)} (power cycles, purges, network changes, IDR, departures, usage)"
+        return f"population events {sorted(kinds)} (usage: data sessions, SMS)"
     devices = np.unique(population.device).tolist() if population.device is not None else [B.R4G]
     homes = sorted({world.op_ids.index(c.home) for c in s.cohorts})
     n_ops = len(world.op_ids)

@@ -1,5 +1,12 @@
 """Runs :mod:`roamsim.engine.compiled.kernel`: lays out its arenas from the world and the population, runs it in
-slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C."""
+slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C.
+
+The world's tables include the reject-based steering policies (GSMA IR.73: home × country → policy, preferred
+partners). Every population event of a roamer's stay goes to the kernel (arrival, legs, power cycles, purges, MME
+and network changes, IDR, departure); :func:`roamsim.engine.compiled.unsupported` refuses usage events, welcome SMS
+and 2G/3G/5G up front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, e.g. a roamer
+with more PLMN exclusions than ``kernel.N_X`` slots) makes :meth:`CompiledEngine.run` raise RuntimeError: never a
+silently wrong run."""
 
 from __future__ import annotations
 
@@ -117,6 +124,15 @@ class CompiledEngine:
             serving[v, :len(nodes)] = nodes
             nserv[v] = len(nodes)
         emm = [(c, 1, e) for c, e in dia.EXPERIMENTAL_TO_EMM.items()] + [(c, 0, e) for c, e in dia.BASE_TO_EMM.items()]
+        # -- reject-based steering (GSMA IR.73): home × country → policy row; the Diameter reject of each policy
+        steer = np.full((n_ops, len(world.countries)), -1, dtype=np.int64)
+        pol = np.zeros((len(world.steering) + 1, k.N_POL), dtype=np.int64)  # (+1: never empty)
+        pol_pref = np.zeros((len(world.steering) + 1, n_ops), dtype=np.int64)
+        for i, ((h, country), sp) in enumerate(world.steering.items()):
+            steer[h, country_idx[country]] = i
+            pol[i] = (sp.country_id, sp.max_rejects, -1 if sp.window_ns is None else sp.window_ns, sp.code,
+                      sp.experimental)
+            pol_pref[i, sorted(sp.preferred)] = 1
         self.w_parts: list[tuple[Int, Any]] = [  # the world, at the start of M
             (k.W_PATH_CUM, path_cum), (k.W_PATH_LAT, _i64(world.path_latency_ns)),
             (k.W_PATH_HOPS, _i64(world.path_hops)),
@@ -135,6 +151,8 @@ class CompiledEngine:
             (k.W_N_OPS, n_ops), (k.W_N_ELEM, n_elem), (k.W_MAX_NODES, max_nodes),
             (k.W_RETRANS, int(s.diameter.retransmissions)), (k.W_NAS_DELAY, int(ue.nas_delay)),
             (k.W_WINDOW, int(s.window.duration)),
+            (k.W_OP_DEA, _i64([e["dea"] for e in world.op_elem])), (k.W_N_COUNTRIES, len(world.countries)),
+            (k.W_STEER, steer), (k.W_POL, pol), (k.W_POL_PREF, pol_pref),
         ]
         # -- F, the float arena: jitter sigma, shares, HSS error rates, fixed service times, then the draw blocks
         cohort_home = [op_index[c.home] for c in s.cohorts]
@@ -159,7 +177,8 @@ class CompiledEngine:
         # -- M: the mutable state
         n = population.size
         R = np.zeros((n, k.N_R), dtype=np.int64)
-        for f in (k.R_COUNTRY, k.R_NET, k.R_MME, k.R_RAT, k.R_RPLMN, k.R_CUR, k.R_HSS_MME, k.R_CTX, k.R_RETRY_NET):
+        for f in (k.R_COUNTRY, k.R_NET, k.R_MME, k.R_RAT, k.R_RPLMN, k.R_CUR, k.R_HSS_MME, k.R_CTX, k.R_RETRY_NET,
+                  k.R_OFF_CYCLE, k.R_SOR_COUNTRY, k.R_SOR_FIRST):
             R[:, f] = -1
         R[:, k.R_STATE] = k.ABSENT
         R[:, k.R_HSS_RAT] = k.R4G

@@ -3,12 +3,18 @@
 It covers the S6a (4G) core of the engine: arrivals and TS 23.122 network selection, attach (AIR, NAS delay,
 ULR), MME changes (ULR, CLR to the old MME), the HSS as a multi-server FIFO queue with its waiting room and
 transient errors, answer timeouts and retransmissions (RFC 6733 §5.5.4), DIAMETER_TOO_BUSY retried once, TS 24.301
-cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions). Anything else sets
-``ST_UNSUPPORTED`` and stops: never a silently wrong answer. :mod:`roamsim.engine.compiled.driver` checks a
-scenario up front and runs the Python engine for what this kernel does not cover.
+cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions), and the rest of a roamer's stay:
+border crossings of an itinerary, power cycles, purges by the MME (PUR/PUA, TS 23.401 §5.3.9.3), network changes,
+subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a procedure in progress; and
+reject-based steering of roaming at the home DEA (GSMA IR.73: ``_steer`` on the ULR, per-roamer rejects within
+``max_rejects`` and ``window``; no 5G SoR since no 5G). Not covered:
+usage (data sessions, SMS, welcome SMS), 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
+raises): never a silently wrong answer; so does a roamer needing more than ``N_X`` PLMN exclusions.
+:mod:`roamsim.engine.compiled.driver` checks a scenario up front and runs the Python engine for what this kernel
+does not cover.
 
-Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_attach_failed``...), so the two are
-read side by side; the tests compare their Parquet output byte for byte.
+Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_attach_failed``, ``_on_leg``...),
+so the two are read side by side; the tests compare their Parquet output byte for byte.
 
 Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
 roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
@@ -35,6 +41,7 @@ from roamsim.catalogue import diameter as dia
 from roamsim.engine import base as B
 from roamsim.population import build as pop
 from roamsim.records.buffers import PROC_COLUMNS, TXN_COLUMNS
+from roamsim.world import model as world_model
 from roamsim.world.model import MAX_HOPS
 
 Arena = npt.NDArray[np.int64]
@@ -70,19 +77,29 @@ def _tiny(fn: _Fn) -> _Fn:
 BLOCK = np.int64(8192)
 END = np.int64(1 << 62)
 AIR, ULR, CLR = _i64((B.AIR, B.ULR, B.CLR,))
+IDR, PUR = _i64((B.IDR, B.PUR,))
 N_CMD = np.int64(len(cat.CATALOGUE))
 TOO_BUSY = np.int64(dia.TOO_BUSY)
 NODE_PROCESSING_NS = np.int64(B.NODE_PROCESSING_NS)
 TRIG_ARRIVAL, TRIG_RETRY, TRIG_RESEL = _i64((B.TRIG["arrival"], B.TRIG["retry"], B.TRIG["reselection"],))
 TRIG_MME_CHANGE, TRIG_LOC_UPD = _i64((B.TRIG["mme_change"], B.TRIG["location_update"],))
 TRIG_BACKOFF = np.int64(B.TRIG["backoff_expiry"])
+TRIG_BORDER, TRIG_POWER_ON, TRIG_INACTIVITY = _i64((B.TRIG["border_crossing"], B.TRIG["power_on"],
+                                                    B.TRIG["inactivity"],))
+TRIG_NET_CHANGE, TRIG_SUBSCRIPTION, TRIG_RETURN_HOME = _i64((B.TRIG["network_change"], B.TRIG["subscription_change"],
+                                                             B.TRIG["return_home"],))
+TRIG_SOR = np.int64(B.TRIG["steering_of_roaming"])
 HPPLMN_T_NS = np.int64(B.HPPLMN_T_NS)
 O_SUCCESS, O_REJECTED, O_TIMEOUT = _i64((B.OUT["success"], B.OUT["rejected"], B.OUT["timeout"],))
+O_ABORTED = np.int64(B.OUT["aborted"])
 EV_ARRIVE, EV_MME_CHANGE = _i64((pop.EV_ARRIVE, pop.EV_MME_CHANGE,))
+EV_LEG, EV_POWER_OFF, EV_PURGE, EV_POWER_ON = _i64((pop.EV_LEG, pop.EV_POWER_OFF, pop.EV_PURGE, pop.EV_POWER_ON,))
+EV_NET_CHANGE, EV_IDR, EV_DEPART = _i64((pop.EV_NET_CHANGE, pop.EV_IDR, pop.EV_DEPART,))
 K_HSS, K_ANSWER, K_TIMEOUT, K_TIMER = _i64((B.K_HSS, B.K_ANSWER, B.K_TIMEOUT, B.K_TIMER,))
 ABSENT, SEARCHING, REGISTERED, OFF, NO_SERVICE = _i64((B.ABSENT, B.SEARCHING, B.REGISTERED, B.OFF, B.NO_SERVICE,))
 R4G = np.int64(B.R4G)
 P_ATTACH, P_TAU, P_CANCEL = _i64((B.P_ATTACH, B.P_TAU, B.P_CANCEL,))
+P_IDR, P_PURGE = _i64((B.P_IDR, B.P_PURGE,))
 EMM_TIMEOUT_CAUSE = np.int64(B.EMM_TIMEOUT_CAUSE)
 BUSY_DIA, BUSY_EXP = _i64(cat.BUSY[cat.DIAMETER])
 RNA_DIA, RNA_EXP = _i64(cat.ROAMING_NOT_ALLOWED[cat.DIAMETER])
@@ -95,7 +112,11 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
 (W_PATH_CUM, W_PATH_LAT, W_PATH_HOPS, W_PATHID, W_SUCCESS, W_IFACE, W_TIMEOUT, W_SERVER_OF, W_OP_HSS,
  W_ELEM_OP, W_AGREE, W_WELCOME, W_RETRY_RAT, W_MAX_ATT, W_STEPS, W_NSTEPS, W_OP_COUNTRY, W_RAT_TAB,
  W_PREF_PTR, W_PREF, W_CPTR, W_COPS, W_SERVING, W_NSERV, W_BACKOFF_RAT, W_EMM, W_N_EMM,
- W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW, W_HEADER) = _i64(range(34))
+ W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW,
+ W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_HEADER) = _i64(range(39))
+# steering policy row (W_POL); W_STEER: home × country → policy row or -1; W_POL_PREF: policy × op → preferred
+POL_COUNTRY, POL_MAX_REJECTS, POL_WINDOW, POL_CODE, POL_EXP, N_POL = _i64(range(6))
+DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path from the visited side
 
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
 (M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets
@@ -105,7 +126,9 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
  S_ARG, S_T, S_QMAX, S_STOP, S_RUN, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 41))
 # roamer row
 (R_STATE, R_COUNTRY, R_NET, R_MME, R_RAT, R_RPLMN, R_ATT, R_CUR, R_EPOCH, R_HSS_MME, R_HSS_RAT, R_CTX,
- R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, N_R) = _i64(range(18))
+ R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, R_OFF_CYCLE,
+ R_SOR_COUNTRY, R_SOR_REJECTS, R_SOR_FIRST, R_SOR_DONE,  # Engine.sor[r]: country id (-1: none), rejects, first, done
+ N_R) = _i64(range(23))
 # Proc row
 (P_ID, P_KIND, P_R, P_TRIG, P_VIS, P_MME, P_START, P_ATT, P_NET, P_HOME, P_RAT, P_STEP, P_STEPS, P_STEERED,
  P_REFS, P_CLOSED, N_P) = _i64(range(17))
@@ -448,8 +471,51 @@ def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry
         unsupported(M, 1)  # a path the driver did not make
         return
     x = _new_txn(M, F, p, cmd, path, origin, server, t, retry, e2e)
-    # (steering at the home DEA: no steered homes here; the driver refuses scenarios with steering)
+    if cmd == ULR:  # LOCATION_CMDS on S6a; (5G SoR instead of rejects: no 5G in this model)
+        pol = _policy(M, p)
+        if pol >= 0:
+            t_border = t + _path_cum(M, path, DEA_INDEX) + tg(M, x, T_FWD)
+            if _steer(M, t_border, p, pol):
+                ts(M, x, T_RESP, wv(M, W_OP_DEA, h))
+                ps(M, p, P_STEERED, 1)
+                row = M[W_POL] + pol * N_POL
+                _answer(M, F, x, t_border, DEA_INDEX, M[row + POL_CODE], M[row + POL_EXP], 0, 0, 1, True)
+                return
     _push(M, t + _path_cum(M, path, wv(M, W_PATH_HOPS, path)) + tg(M, x, T_FWD), K_HSS, x, 0, 0)
+
+
+@_jit
+def _policy(M: Arena, p: Int) -> Int:
+    """The steering policy of the procedure's home in its visited network's country (row of W_POL), or -1."""
+    country = wv(M, W_OP_COUNTRY, pg(M, p, P_VIS))
+    return M[M[W_STEER] + pg(M, p, P_HOME) * M[W_N_COUNTRIES] + country]
+
+
+@_jit
+def _steer(M: Arena, t: Int, p: Int, pol: Int) -> bool:
+    """Reject-based steering at the home border agent (GSMA IR.73): True if this request is rejected."""
+    r = pg(M, p, P_R)
+    v = pg(M, p, P_VIS)
+    row = M[W_POL] + pol * N_POL
+    if rg(M, r, R_SOR_COUNTRY) != M[row + POL_COUNTRY]:  # (also: no state yet, -1)
+        rs(M, r, R_SOR_COUNTRY, M[row + POL_COUNTRY])
+        rs(M, r, R_SOR_REJECTS, 0)
+        rs(M, r, R_SOR_FIRST, -1)
+        rs(M, r, R_SOR_DONE, 0)
+    if rg(M, r, R_SOR_DONE):
+        return False
+    if M[M[W_POL_PREF] + pol * M[W_N_OPS] + v]:
+        rs(M, r, R_SOR_DONE, 1)
+        return False
+    window, first = M[row + POL_WINDOW], rg(M, r, R_SOR_FIRST)
+    within = window < 0 or first < 0 or t - first < window
+    if rg(M, r, R_SOR_REJECTS) < M[row + POL_MAX_REJECTS] and within:
+        rs(M, r, R_SOR_REJECTS, rg(M, r, R_SOR_REJECTS) + 1)
+        if first < 0:
+            rs(M, r, R_SOR_FIRST, t)
+        return True
+    rs(M, r, R_SOR_DONE, 1)
+    return False
 
 
 @_jit
@@ -564,6 +630,10 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
             if old >= 0 and old != origin:
                 _cancel(M, F, done, r, old, TRIG_LOC_UPD, old_rat)
             # (message-waiting data / alert: no SMS in this model)
+    elif cmd == PUR:
+        if rg(M, r, R_HSS_MME) == tg(M, x, T_ORIG):
+            rs(M, r, R_HSS_MME, -1)
+        # (hlr_sgsn: no 2G/3G registration in this model)
     elif cmd != AIR:
         unsupported(M, 3)
     _answer(M, F, x, done, hops, code, exp, start - t, service, 0, True)
@@ -879,9 +949,114 @@ def _on_mme_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
 
 
 @_jit
+def _reset_selection(M: Arena, r: Int) -> None:
+    """Power-on, new country: counters reset, per-visit forbidden lists (#13/#15, #42) and tried PLMNs cleared."""
+    rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)
+    rs(M, r, R_ATT, 0)
+    _x_clear(M, r, XK_TRIED)
+    _x_clear(M, r, XK_ROAMF)
+    _x_clear(M, r, XK_BARRED)
+
+
+@_jit
+def _abort(M: Arena, t: Int, r: Int) -> None:
+    """The procedure in progress (if any) is closed as aborted; pending UE timers are void (epoch)."""
+    p = rg(M, r, R_CUR)
+    if p >= 0:
+        rs(M, r, R_CUR, -1)
+        _close(M, p, t, O_ABORTED, 0, 0, 0)
+    rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)
+
+
+@_jit
+def _on_leg(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
+    """The roamer crosses a border (next country of an itinerary)."""
+    st = rg(M, r, R_STATE)
+    _abort(M, t, r)
+    # (usage.end_sessions: no data sessions in this model)
+    rs(M, r, R_COUNTRY, param)
+    _reset_selection(M, r)
+    rs(M, r, R_NET, -1)
+    if st != OFF:
+        rs(M, r, R_STATE, SEARCHING)
+        _select_and_attach(M, F, t, r, TRIG_BORDER, R4G)
+
+
+@_jit
+def _on_power_off(M: Arena, t: Int, r: Int, param: Int) -> None:
+    st = rg(M, r, R_STATE)
+    if st in (OFF, ABSENT):
+        return
+    _abort(M, t, r)
+    rs(M, r, R_STATE, OFF)
+    rs(M, r, R_OFF_CYCLE, param)
+    rs(M, r, R_NET, -1)
+
+
+@_jit
+def _on_power_on(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
+    if rg(M, r, R_STATE) == OFF and rg(M, r, R_OFF_CYCLE) == param:
+        _reset_selection(M, r)
+        rs(M, r, R_STATE, SEARCHING)
+        _select_and_attach(M, F, t, r, TRIG_POWER_ON, R4G)
+
+
+@_jit
+def _on_purge(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
+    """The MME purges a UE that stayed off (TS 23.401 §5.3.9.3): PUR/PUA, a network procedure."""
+    ctx = rg(M, r, R_CTX)
+    if rg(M, r, R_STATE) == OFF and rg(M, r, R_OFF_CYCLE) == param and ctx >= 0:
+        p = _new_proc(M, P_PURGE, r, TRIG_INACTIVITY, wv(M, W_ELEM_OP, ctx), ctx, t, 0, 1, rg(M, r, R_RAT))
+        rs(M, r, R_CTX, -1)
+        _send_home(M, F, t, p, PUR, ctx, 0, -1)  # PURGE_BY_KIND["mme"]
+
+
+@_jit
+def _on_net_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    if rg(M, r, R_STATE) == REGISTERED and rg(M, r, R_CUR) < 0:
+        v = _pick_network(M, F, t, r, rg(M, r, R_NET))
+        if v >= 0:
+            # (usage.end_sessions: no data sessions in this model)
+            rs(M, r, R_NET, -1)
+            rs(M, r, R_STATE, SEARCHING)
+            _start_attach(M, F, t, r, v, TRIG_NET_CHANGE)
+
+
+@_jit
+def _on_idr(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    """The home network changes the subscription: IDR/IDA to the registered MME (IDR_BY_KIND["mme"])."""
+    target = rg(M, r, R_HSS_MME)
+    if target >= 0:
+        p = _new_proc(M, P_IDR, r, TRIG_SUBSCRIPTION, wv(M, W_ELEM_OP, target), target, t, 0, 1,
+                      rg(M, r, R_HSS_RAT))
+        _close(M, p, _home_request(M, F, t, p, IDR, target), O_SUCCESS, 0, wv(M, W_SUCCESS, IDR), 0)
+
+
+@_jit
+def _on_depart(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    """The roamer returns home: the home network cancels the visited registration (CLR)."""
+    _abort(M, t, r)
+    # (usage.end_sessions: no data sessions in this model)
+    rs(M, r, R_STATE, ABSENT)
+    rs(M, r, R_NET, -1)
+    rs(M, r, R_COUNTRY, -1)
+    rs(M, r, R_EPOCH, rg(M, r, R_EPOCH) + 1)
+    target = rg(M, r, R_HSS_MME)
+    if target >= 0:
+        _cancel(M, F, t, r, target, TRIG_RETURN_HOME, rg(M, r, R_HSS_RAT))
+        rs(M, r, R_HSS_MME, -1)
+    # (hlr_sgsn: no 2G/3G registration in this model)
+
+
+@_jit
 def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
     s = rg(M, r, R_STATE)
-    if s != SEARCHING and s != NO_SERVICE:  # (REGISTERED: only steering-of-roaming timers act; not ported)
+    if s != SEARCHING and s != NO_SERVICE and s != REGISTERED:
+        return
+    if trig == TRIG_SOR:
+        unsupported(M, 10)  # 5G SoR timers: never scheduled on 4G
+        return
+    if s == REGISTERED:
         return
     if trig == TRIG_BACKOFF:
         _x_clear(M, r, XK_TRIED)
@@ -945,6 +1120,20 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
                 _on_arrive(M, F, te, ev_r[i], ev_p[i])
             elif k == EV_MME_CHANGE:
                 _on_mme_change(M, F, te, ev_r[i])
+            elif k == EV_LEG:
+                _on_leg(M, F, te, ev_r[i], ev_p[i])
+            elif k == EV_POWER_OFF:
+                _on_power_off(M, te, ev_r[i], ev_p[i])
+            elif k == EV_PURGE:
+                _on_purge(M, F, te, ev_r[i], ev_p[i])
+            elif k == EV_POWER_ON:
+                _on_power_on(M, F, te, ev_r[i], ev_p[i])
+            elif k == EV_NET_CHANGE:
+                _on_net_change(M, F, te, ev_r[i])
+            elif k == EV_IDR:
+                _on_idr(M, F, te, ev_r[i])
+            elif k == EV_DEPART:
+                _on_depart(M, F, te, ev_r[i])
             else:
                 unsupported(M, 100 + k)
         else:
