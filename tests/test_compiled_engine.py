@@ -267,26 +267,48 @@ def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> 
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
 
 
-def test_more_plmn_exclusions_than_slots_stop_the_run_loudly(tmp_path: Path) -> None:
-    """A roamer whose home has an agreement with one network of eight in Spain collects EF_FPLMN entries (#11) for
-    the others; more than the kernel's N_X slots per roamer stop the run with an error, never a wrong output."""
-    from roamsim.engine.compiled import kernel
-
+def _many_networks(n: int) -> Scenario:
+    """Roamers whose homes have an agreement with one of ``n`` networks in Spain: they collect EF_FPLMN entries
+    (#11) for the others."""
     data = s6a_data(300, window="1h")
     data["operators"] = [o for o in data["operators"] if not o["id"].startswith("v-")]
     data["operators"] += [{"id": f"v-es{i}", "plmn": f"214-{i + 1:02d}", "country": "ES", "mmes": 1,
-                           "welcome_sms": False} for i in range(int(kernel.N_X) + 2)]
+                           "welcome_sms": False} for i in range(n)]
     for ag in data["agreements"]:
-        ag["visited"] = ["v-es0"]
+        ag["visited"] = [f"v-es{n - 1}"]
     for c in data["cohorts"]:
         c["destinations"] = {"ES": 1}
-    s = scenario_from_data(data, "<many exclusions>")
-    world = compile_world(s)
-    assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None  # only the run can tell
-    with pytest.raises(RuntimeError, match=r"compiled engine: unsupported \(case 9\)"):
-        simulate(s, tmp_path / "compiled", engine="compiled")
-    py = simulate(s, tmp_path / "python", engine="python")
-    assert py.status == "complete"
+    return scenario_from_data(data, "<many networks>")
+
+
+def test_plmn_exclusion_slots_are_sized_for_every_network_a_roamer_can_meet(tmp_path: Path) -> None:
+    """Each roamer gets 4 slots (one per exclusion kind) per network of its countries: with 8 Spanish networks
+    the compiled run fills up to 7 forbidden-PLMN entries and writes the Python engine's bytes; with more than
+    8 networks the kernel is not used (``unsupported``), never a run that stops halfway."""
+    from roamsim.engine.compiled import MAX_EXCLUSIONS, exclusion_slots
+
+    eight = _many_networks(8)
+    world = compile_world(eight)
+    population = build_population(eight, world, seed=eight.seed)
+    assert exclusion_slots(world, population) == 32 == MAX_EXCLUSIONS
+    assert unsupported(eight, world, population) is None
+    simulate(eight, tmp_path / "python", engine="python")
+    simulate(eight, tmp_path / "compiled", engine="compiled")
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
+    assert [n for n in a if a[n] != b[n]] == []
+    procs = pq.read_table(tmp_path / "compiled" / "procedures.parquet", columns=["imsi", "emm_cause"]).to_pydict()
+    per_roamer: dict[str, int] = {}
+    for imsi, cause in zip(procs["imsi"], procs["emm_cause"], strict=True):
+        per_roamer[imsi] = per_roamer.get(imsi, 0) + (cause == 11)
+    assert max(per_roamer.values()) == 7  # every other network became a forbidden PLMN
+
+    nine = _many_networks(9)
+    w9 = compile_world(nine)
+    reason = unsupported(nine, w9, build_population(nine, w9, seed=nine.seed))
+    assert reason == "roamers visiting 9 networks (more than 8)"
+    run = simulate(nine, tmp_path / "auto")
+    assert run.status == "complete"
+    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "python"
 
 
 def test_the_cli_refuses_compiled_for_an_uncovered_scenario(tmp_path: Path) -> None:

@@ -24,6 +24,26 @@ COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_LEG, pop.EV_POWER_OFF, pop.EV_
                             pop.EV_MME_CHANGE, pop.EV_NET_CHANGE, pop.EV_IDR, pop.EV_DEPART))
 """Population events the kernel handles: a roamer's stay, not its usage (data sessions, SMS)."""
 
+MAX_EXCLUSIONS = 32
+"""Most PLMN exclusion slots per roamer the kernel is laid out with (3 int64 each)."""
+EXCLUSION_KINDS = 4
+"""Forbidden PLMN (#11), forbidden for roaming (#13/#15), attempt counter ran out, barred (#42)."""
+
+
+def exclusion_slots(world: World, population: Population) -> int:
+    """PLMN exclusion slots one roamer can need at most: every kind for every network of every country it visits
+    (a network is excluded only in its own country, while the roamer is there; TS 23.122 §3.1)."""
+    visits = (population.ev_kind == pop.EV_ARRIVE) | (population.ev_kind == pop.EV_LEG)
+    if not visits.any():
+        return 1
+    per_country = np.asarray([len(world.country_ops[c]) for c in world.countries], dtype=np.int64)
+    cohort = population.cohort[population.ev_roamer[visits]].astype(np.int64)
+    country = population.ev_param[visits].astype(np.int64)
+    pairs = np.unique(cohort * len(world.countries) + country)  # (cohort, country) visited by someone
+    networks = np.bincount(pairs // len(world.countries), weights=per_country[pairs % len(world.countries)])
+    return max(1, EXCLUSION_KINDS * int(networks.max()))
+
+
 def unsupported(s: Scenario, world: World, population: Population) -> str | None:
     """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run.
 
@@ -31,6 +51,9 @@ def unsupported(s: Scenario, world: World, population: Population) -> str | None
     without 5G). Not covered: usage (data sessions, SMS), welcome SMS, any 2G/3G/5G registration."""
     if any(s.operators[v].welcome_sms for _, v in world.agreement_rats):  # sent on registering with a partner
         return "welcome SMS"
+    slots = exclusion_slots(world, population)
+    if slots > MAX_EXCLUSIONS:
+        return f"roamers visiting {slots // EXCLUSION_KINDS} networks (more than {MAX_EXCLUSIONS // EXCLUSION_KINDS})"
     kinds = set(np.unique(population.ev_kind).tolist()) - COVERED_EVENTS
     if kinds:
         return f"population events {sorted(kinds)} (usage: data sessions, SMS)"

@@ -4,9 +4,8 @@ slices, hands its record batches to the event log, grows its pools, reports prog
 The world's tables include the reject-based steering policies (GSMA IR.73: home × country → policy, preferred
 partners). Every population event of a roamer's stay goes to the kernel (arrival, legs, power cycles, purges, MME
 and network changes, IDR, departure); :func:`roamsim.engine.compiled.unsupported` refuses usage events, welcome SMS
-and 2G/3G/5G up front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, e.g. a roamer
-with more PLMN exclusions than ``kernel.N_X`` slots) makes :meth:`CompiledEngine.run` raise RuntimeError: never a
-silently wrong run."""
+and 2G/3G/5G up front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, which the up-front
+check should make impossible) makes :meth:`CompiledEngine.run` raise RuntimeError: never a silently wrong run."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ import numpy as np
 from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
 from roamsim.engine import base as B
-from roamsim.engine.compiled import NotCovered, unsupported
+from roamsim.engine.compiled import NotCovered, exclusion_slots, unsupported
 from roamsim.engine.compiled import kernel as k
 from roamsim.engine.draws import jitter_block, service_block, uniform_block
 from roamsim.population import build as pop
@@ -72,6 +71,8 @@ class CompiledEngine:
         self.kernel_s = 0.0
         """Seconds spent in the kernel itself (the rest of ``run`` hands record batches to the event log)."""
         self.run_key = next(_RUN_KEYS)
+        self.n_x = exclusion_slots(world, population)
+        """PLMN exclusion slots per roamer: as many as it can need."""
         n_ops = len(world.op_ids)
         n_elem = len(world.element_names)
         op_index = {o: i for i, o in enumerate(world.op_ids)}
@@ -152,7 +153,7 @@ class CompiledEngine:
             (k.W_RETRANS, int(s.diameter.retransmissions)), (k.W_NAS_DELAY, int(ue.nas_delay)),
             (k.W_WINDOW, int(s.window.duration)),
             (k.W_OP_DEA, _i64([e["dea"] for e in world.op_elem])), (k.W_N_COUNTRIES, len(world.countries)),
-            (k.W_STEER, steer), (k.W_POL, pol), (k.W_POL_PREF, pol_pref),
+            (k.W_STEER, steer), (k.W_POL, pol), (k.W_POL_PREF, pol_pref), (k.W_NX, self.n_x),
         ]
         # -- F, the float arena: jitter sigma, shares, HSS error rates, fixed service times, then the draw blocks
         cohort_home = [op_index[c.home] for c in s.cohorts]
@@ -195,7 +196,7 @@ class CompiledEngine:
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
             np.zeros((heap_cap, k.N_H), np.int64), np.zeros((k.N_TX, rows), np.int64),
             np.zeros((k.N_PR, rows), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
-            QN, np.zeros((n, k.N_X * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
+            QN, np.zeros((n, self.n_x * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
         M = self.M
         M[k.S_SEQ] = 1
         M[k.S_PTOP] = pool_cap
@@ -242,7 +243,7 @@ class CompiledEngine:
                 self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, k.N_TX, int(M[k.C_TX])),
                 self._section(k.M_PR, k.N_PR, int(M[k.C_TX])), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
                 self._section(k.M_QR, n_ops, int(M[k.C_QR])), self._section(k.M_QN, n_ops, k.N_Q),
-                self._section(k.M_X, self.size, k.N_X * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
+                self._section(k.M_X, self.size, self.n_x * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
 
     def _grow(self) -> None:
         """Lay ``M`` out again with the full sections doubled (pool slots keep their numbers; rings are unrolled)."""

@@ -9,7 +9,7 @@ subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a p
 reject-based steering of roaming at the home DEA (GSMA IR.73: ``_steer`` on the ULR, per-roamer rejects within
 ``max_rejects`` and ``window``; no 5G SoR since no 5G). Not covered:
 usage (data sessions, SMS, welcome SMS), 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
-raises): never a silently wrong answer; so does a roamer needing more than ``N_X`` PLMN exclusions.
+raises): never a silently wrong answer.
 :mod:`roamsim.engine.compiled.driver` checks a scenario up front and runs the Python engine for what this kernel
 does not cover.
 
@@ -113,7 +113,7 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
  W_ELEM_OP, W_AGREE, W_WELCOME, W_RETRY_RAT, W_MAX_ATT, W_STEPS, W_NSTEPS, W_OP_COUNTRY, W_RAT_TAB,
  W_PREF_PTR, W_PREF, W_CPTR, W_COPS, W_SERVING, W_NSERV, W_BACKOFF_RAT, W_EMM, W_N_EMM,
  W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW,
- W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_HEADER) = _i64(range(39))
+ W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_NX, W_HEADER) = _i64(range(40))
 # steering policy row (W_POL); W_STEER: home × country → policy row or -1; W_POL_PREF: policy × op → preferred
 POL_COUNTRY, POL_MAX_REJECTS, POL_WINDOW, POL_CODE, POL_EXP, N_POL = _i64(range(6))
 DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path from the visited side
@@ -136,9 +136,8 @@ DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path fro
 (T_ID, T_E2E, T_PROC, T_CMD, T_PATH, T_ORIG, T_RESP, T_TREQ, T_RETRY, T_FWD, T_IFACE, T_CODE, T_EXP,
  N_T) = _i64(range(14))
 # PLMN exclusions per roamer (the engine's fplmn / roam_forbidden / tried / barred_until dicts of sets):
-# N_X slots of (op, kind, until) per roamer, R_NX of them used; overflow is flagged
+# M[W_NX] slots of (op, kind, until) per roamer, R_NX of them used; the driver sizes them so they cannot overflow
 X_OP, X_KIND, X_UNTIL, N_XF = _i64(range(4))
-N_X = np.int64(6)
 XK_FPLMN, XK_ROAMF, XK_TRIED, XK_BARRED = _i64((1, 2, 3, 4))
 # heap row
 H_T, H_SEQ, H_KIND, H_A, H_B, H_C, N_H = _i64(range(7))
@@ -764,7 +763,7 @@ def _rat_on(M: Arena, r: Int, v: Int) -> Int:
 
 @_tiny
 def _x_base(M: Arena, r: Int) -> Int:
-    return M[M_X] + r * N_X * N_XF
+    return M[M_X] + r * M[W_NX] * N_XF
 
 
 @_jit
@@ -777,8 +776,8 @@ def _x_add(M: Arena, r: Int, v: Int, kind: Int, until: Int) -> None:
         if M[e + X_OP] == v and M[e + X_KIND] == kind:
             M[e + X_UNTIL] = until
             return
-    if n == N_X:
-        unsupported(M, 9)  # more exclusions than slots: a side pool would take them
+    if n == M[W_NX]:
+        unsupported(M, 9)  # more exclusions than slots (the driver's bound says this cannot happen)
         return
     e = b + n * N_XF
     M[e + X_OP] = v
