@@ -38,6 +38,16 @@ run roamsim run /opt/roamsim/examples/quickstart.yaml -o /tmp/run || fail "roams
 run sh -c 'test -s /tmp/run/manifest.json && test -s /tmp/run/kpis.json && test -s /tmp/run/messages.parquet' \
   || fail "the quickstart run left no manifest.json, kpis.json or messages.parquet"
 
+# The compiled engine runs from the kernel compiled at build time (no 20 s compile on first use): the cache
+# is used, not rewritten (on the machine that built the image; another CPU would recompile into it).
+cache() { run sh -c 'ls -l --time-style=+%s /opt/roamsim/numba-cache/*/* | md5sum'; }
+before=$(cache) || fail "no numba cache in the image"
+run roamsim run /opt/roamsim/examples/s6a-hss-load.yaml --scale 0.01 --engine compiled -o /tmp/s6a \
+  || fail "roamsim run s6a-hss-load --engine compiled exited $?"
+run grep -q '"engine": "compiled"' /tmp/s6a/manifest.json || fail "the s6a example did not run compiled"
+[ "$(cache)" = "$before" ] || fail "the compiled run rebuilt the kernel: the cache from the build was not used"
+echo "container smoke: compiled engine run from the build's kernel cache"
+
 # The examples bundled in the package are there too.
 run roamsim examples quickstart --copy /tmp/examples >/dev/null || fail "roamsim examples --copy exited $?"
 run roamsim validate /tmp/examples/quickstart.yaml >/dev/null || fail "roamsim validate exited $?"
