@@ -46,10 +46,13 @@ def s6a_scenario(roamers: int = 1200, **kw: Any) -> Scenario:
 def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, jitter: float = 0.0,
              service: dict[str, Any] | None = None, window: str = "6h", timeout: str = "3s",
              servers: int = 1, steering: bool = False, activity: dict[str, Any] | None = None,
-             stay: Any = "30d", itineraries: bool = False) -> dict[str, Any]:
+             stay: Any = "30d", itineraries: bool = False, usage: dict[str, Any] | None = None,
+             welcome: bool = False, breakout: bool = False) -> dict[str, Any]:
     """Homes in Europe, two visited networks in Spain (weighted choice) and one in the US; MME changes only,
     unless ``activity`` says otherwise. ``itineraries``: two networks in Portugal too (one without a roaming
-    agreement for half the homes: #11), and trips through two or three countries."""
+    agreement for half the homes: #11), and trips through two or three countries. ``usage``: the cohorts' usage
+    (none by default); ``welcome``: the Spanish networks send a welcome SMS; ``breakout``: half the homes' agreements
+    route data locally (local breakout), the others home-routed."""
     ops: list[dict[str, Any]] = [
         {"id": "v-es", "plmn": "214-01", "country": "ES", "mmes": 4, "welcome_sms": False, "share": 0.6},
         {"id": "v-es2", "plmn": "214-03", "country": "ES", "mmes": 2, "welcome_sms": False, "share": 0.4},
@@ -58,6 +61,9 @@ def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, j
     if itineraries:
         ops += [{"id": "v-pt", "plmn": "268-01", "country": "PT", "mmes": 2, "welcome_sms": False, "share": 0.5},
                 {"id": "v-pt2", "plmn": "268-03", "country": "PT", "mmes": 1, "welcome_sms": False, "share": 0.5}]
+    if welcome:
+        for o in ops[:2]:
+            o["welcome_sms"] = True
     visited = [o["id"] for o in ops]
     cohorts, agreements = [], []
     for i, (country, mcc) in enumerate(HOMES):
@@ -67,11 +73,13 @@ def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, j
                             "queue_limit": limit, "transient_errors": errors}})
         agreements.append({"home": oid, "visited": [o for o in visited if o != "v-pt2" or i % 2],
                            "rats": ["4G"]})
+        if breakout and i % 2:
+            agreements[-1]["data"] = "local-breakout"
         cohorts.append({"name": f"r-{country.lower()}", "home": oid, "roamers": roamers // len(HOMES),
                         "destinations": {"ES": 0.7, "US": 0.3}, "arrivals": {"profile": "flat"}, "stay": stay,
                         "activity": activity or {"power_cycles_per_day": 0, "network_changes_per_day": 0,
                                                  "idr_per_day": 0, "purge_probability": 0, "mme_changes_per_day": 24},
-                        "usage": {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}})
+                        "usage": usage or {"sessions_per_day": 0, "sms_mt_per_day": 0, "sms_mo_per_day": 0}})
         if itineraries:
             cohorts[-1]["itineraries"] = [{"countries": ["ES", "PT"], "weight": 0.4},
                                           {"countries": ["PT", "ES", "US"], "weight": 0.3}]
