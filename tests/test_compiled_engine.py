@@ -500,3 +500,34 @@ def test_a_scenario_with_default_usage_on_4g_runs_compiled(tmp_path: Path) -> No
     assert [n for n in a if a[n] != b[n]] == []
     types = Counter(pq.read_table(tmp_path / "auto" / "procedures.parquet", columns=["type"]).column(0).to_pylist())
     assert types["session_create"] > 100 and types["sms_mt"] > 100 and types["sms_mo"] > 50, types
+
+
+def test_growing_arenas_with_usage_changes_nothing(tmp_path: Path) -> None:
+    """Usage with tiny pools (open sessions hold their set-up procedures) and small batches: the three record buffers,
+    sessions included, leave in many batches with the Python engine's rows."""
+    from roamsim.engine.compiled.driver import CompiledEngine
+
+    s = s6a_scenario(**USAGE_CASES["everything: errors, busy, timeouts"])
+    world = compile_world(s)
+    population = build_population(s, world, seed=s.seed)
+    py_out, out = tmp_path / "python", tmp_path / "small"
+    for d in (py_out, out):
+        d.mkdir()
+    t0 = int(s.window.start.timestamp() * 1e9)
+    for d, compiled in ((py_out, False), (out, True)):
+        sink = ParquetSink(d, world, population.imsi, population.home, t0)
+        records = RecordBuffers(sink, batch=700)
+        if compiled:
+            engine = CompiledEngine(s, world, population, records, seed=s.seed, heap_cap=8, pool_cap=4, ring_cap=2)
+            engine.run()
+            assert engine.grows >= 5 and engine.max_open > 1
+        else:
+            from roamsim.engine.core import Engine
+
+            Engine(s, world, population, records, seed=s.seed).run()
+        sink.close()
+    for name in ("transactions", "procedures", "sessions"):
+        a = pq.read_table(py_out / f"{name}.parquet")
+        b = pq.read_table(out / f"{name}.parquet")
+        assert a.equals(b), name
+        assert b.num_rows > 1400  # several batches
