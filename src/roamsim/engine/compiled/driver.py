@@ -2,9 +2,12 @@
 slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C.
 
 The world's tables include the reject-based steering policies (GSMA IR.73: home × country → policy, preferred
-partners). Every population event of a roamer's stay goes to the kernel (arrival, legs, power cycles, purges, MME
-and network changes, IDR, departure); :func:`roamsim.engine.compiled.unsupported` refuses usage events, welcome SMS
-and 2G/3G/5G up front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, which the up-front
+partners), the usage elements (SGW, PGW, SMSC, HLR per operator, the VLR paired with each MME, local breakout per
+agreement) and their paths (GTPv2-C SGW → PGW, MAP through the STPs), each session's planned bytes and each cohort's
+uplink share. Every population event goes to the kernel (arrival, legs, power cycles, purges, MME and network
+changes, IDR, departure, session start and end, MT and MO SMS); sessions.parquet rows leave through the sink's
+``write_sessions`` like the other two buffers. :func:`roamsim.engine.compiled.unsupported` refuses 2G/3G/5G up
+front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, which the up-front
 check should make impossible) makes :meth:`CompiledEngine.run` raise RuntimeError: never a silently wrong run."""
 
 from __future__ import annotations

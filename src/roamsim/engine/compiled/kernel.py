@@ -7,8 +7,13 @@ cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions), and 
 border crossings of an itinerary, power cycles, purges by the MME (PUR/PUA, TS 23.401 §5.3.9.3), network changes,
 subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a procedure in progress; and
 reject-based steering of roaming at the home DEA (GSMA IR.73: ``_steer`` on the ULR, per-roamer rejects within
-``max_rejects`` and ``window``; no 5G SoR since no 5G). Not covered:
-usage (data sessions, SMS, welcome SMS), 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
+``max_rejects`` and ``window``; no 5G SoR since no 5G); and a roamer's usage on 4G, from ``engine/usage.py`` under
+the same names: data sessions (GTPv2-C Create/Delete Session from the V-SGW to the home PGW over S8, or to the
+visited PGW for local breakout, folded; ``end_sessions`` at border crossings, power off, network changes and the
+return home, in session-id order; a third record buffer for sessions.parquet), MT SMS (SRI-for-SM queued at the
+HLR with the HSS, MT-ForwardSM to the VLR paired with the MME for SMS over SGs, absent subscriber →
+ReportSM-DeliveryStatus and message-waiting data, AlertServiceCentre at the next Update Location and redelivery),
+MO SMS and the welcome SMS. Not covered: 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
 raises): never a silently wrong answer.
 :mod:`roamsim.engine.compiled.driver` checks a scenario up front and runs the Python engine for what this kernel
 does not cover.
@@ -18,8 +23,9 @@ so the two are read side by side; the tests compare their Parquet output byte fo
 
 Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
 roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
-exclusions, draw positions) and every float in ``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are
-compiled without numba's reference counting (``_nrt=False``): no array is allocated in the kernel.
+exclusions, draw positions; a roamer's open sessions are a list through the Proc pool) and every float in ``F``
+(world floats, draw blocks). Helpers take (M, F, ...) and are compiled without numba's reference counting
+(``_nrt=False``): no array is allocated in the kernel.
 
 Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
 kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
