@@ -462,7 +462,7 @@ Examples:
               help="Upload the run directory there once the run is complete (see `roamsim upload`).")
 @click.option("--engine", type=click.Choice(["auto", "python", "compiled"]), default="auto", show_default=True,
               show_envvar=True,
-              help="compiled: the numba kernel (4G signalling, stays, steering; no data sessions, SMS, welcome SMS); "
+              help="compiled: the numba kernel (4G: stays, steering, data sessions, SMS; no 2G/3G/5G); "
                    "python: the Python engine; auto: the kernel whenever it covers the scenario. Same output bytes.")
 @_s3_options
 @_metrics_options

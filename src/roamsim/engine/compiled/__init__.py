@@ -21,8 +21,9 @@ class NotCovered(ValueError):
 
 
 COVERED_EVENTS = frozenset((pop.EV_ARRIVE, pop.EV_LEG, pop.EV_POWER_OFF, pop.EV_PURGE, pop.EV_POWER_ON,
-                            pop.EV_MME_CHANGE, pop.EV_NET_CHANGE, pop.EV_IDR, pop.EV_DEPART))
-"""Population events the kernel handles: a roamer's stay, not its usage (data sessions, SMS)."""
+                            pop.EV_MME_CHANGE, pop.EV_NET_CHANGE, pop.EV_IDR, pop.EV_DEPART,
+                            pop.EV_SESSION_START, pop.EV_SESSION_END, pop.EV_SMS_MT, pop.EV_SMS_MO))
+"""Population events the kernel handles: a roamer's stay and its usage (data sessions, MT and MO SMS)."""
 
 MAX_EXCLUSIONS = 32
 """Most PLMN exclusion slots per roamer the kernel is laid out with (3 int64 each)."""
@@ -48,15 +49,15 @@ def unsupported(s: Scenario, world: World, population: Population) -> str | None
     """Why the kernel cannot run this scenario exactly (None: it can). Checked before the run.
 
     Covered: 4G (S6a) registrations only, a roamer's stay events, reject-based steering (5G SoR is never taken
-    without 5G). Not covered: usage (data sessions, SMS), welcome SMS, any 2G/3G/5G registration."""
-    if any(s.operators[v].welcome_sms for _, v in world.agreement_rats):  # sent on registering with a partner
-        return "welcome SMS"
+    without 5G), and its usage on 4G: data sessions (GTPv2-C over S8 home-routed, or local breakout), MT SMS
+    (SRI-for-SM, MT-ForwardSM over SGs, absent subscriber and AlertServiceCentre), MO SMS, welcome SMS.
+    Not covered: any 2G/3G/5G registration."""
     slots = exclusion_slots(world, population)
     if slots > MAX_EXCLUSIONS:
         return f"roamers visiting {slots // EXCLUSION_KINDS} networks (more than {MAX_EXCLUSIONS // EXCLUSION_KINDS})"
     kinds = set(np.unique(population.ev_kind).tolist()) - COVERED_EVENTS
     if kinds:
-        return f"population events {sorted(kinds)} (usage: data sessions, SMS)"
+        return f"population events {sorted(kinds)}"
     devices = np.unique(population.device).tolist() if population.device is not None else [B.R4G]
     homes = sorted({world.op_ids.index(c.home) for c in s.cohorts})
     n_ops = len(world.op_ids)

@@ -2,9 +2,12 @@
 slices, hands its record batches to the event log, grows its pools, reports progress and stops on Ctrl-C.
 
 The world's tables include the reject-based steering policies (GSMA IR.73: home × country → policy, preferred
-partners). Every population event of a roamer's stay goes to the kernel (arrival, legs, power cycles, purges, MME
-and network changes, IDR, departure); :func:`roamsim.engine.compiled.unsupported` refuses usage events, welcome SMS
-and 2G/3G/5G up front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, which the up-front
+partners), the usage elements (SGW, PGW, SMSC, HLR per operator, the VLR paired with each MME, local breakout per
+agreement) and their paths (GTPv2-C SGW → PGW, MAP through the STPs), each session's planned bytes and each cohort's
+uplink share. Every population event goes to the kernel (arrival, legs, power cycles, purges, MME and network
+changes, IDR, departure, session start and end, MT and MO SMS); sessions.parquet rows leave through the sink's
+``write_sessions`` like the other two buffers. :func:`roamsim.engine.compiled.unsupported` refuses 2G/3G/5G up
+front. A kernel that still meets something it does not cover (``ST_UNSUPPORTED``, which the up-front
 check should make impossible) makes :meth:`CompiledEngine.run` raise RuntimeError: never a silently wrong run."""
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from roamsim.engine.compiled import kernel as k
 from roamsim.engine.draws import jitter_block, service_block, uniform_block
 from roamsim.population import build as pop
 from roamsim.population.build import Population, cohort_seed
-from roamsim.records.buffers import PROC_COLUMNS, TXN_COLUMNS, RecordBuffers
-from roamsim.scenario.schema import Scenario
+from roamsim.records.buffers import PROC_COLUMNS, SESSION_COLUMNS, TXN_COLUMNS, RecordBuffers
+from roamsim.scenario.schema import DataRouting, Scenario
 from roamsim.world.model import MAX_HOPS, World
 
 _STATUS = ("done", "flush", "progress", "grow", "unsupported", "stop")
@@ -85,6 +88,35 @@ class CompiledEngine:
                     hss = world.op_hss[h]
                     pathid[mme, hss, 0] = world.path(mme, hss, "dea", False)
                     pathid[hss, mme, 1] = world.path(hss, mme, "dea", True)
+        # -- usage paths (engine/usage.py): S8/S5 GTPv2-C from every SGW to every PGW; MAP through the STPs: SMSC →
+        #    HLR (SRI-for-SM, ReportSM-DeliveryStatus), SMSC → VLR (MT-ForwardSM), HLR → SMSC (AlertServiceCentre),
+        #    VLR → SMSC (MO-ForwardSM)
+        elems = world.op_elem
+        for x in range(n_ops):
+            for y in range(n_ops):
+                pathid[elems[x]["sgw"], elems[y]["pgw"], 0] = world.path(elems[x]["sgw"], elems[y]["pgw"],
+                                                                         B.BORDER_OF[B.CREATE], False)
+                pathid[elems[x]["smsc"], elems[y]["hlr"], 0] = world.path(elems[x]["smsc"], elems[y]["hlr"],
+                                                                          B.BORDER_OF[B.SRI_SM], False)
+                pathid[elems[x]["hlr"], elems[y]["smsc"], 1] = world.path(elems[x]["hlr"], elems[y]["smsc"],
+                                                                          B.BORDER_OF[B.ASC], True)
+                for vlr in world.op_serving[y]["vlr"]:
+                    pathid[elems[x]["smsc"], vlr, 1] = world.path(elems[x]["smsc"], vlr, B.BORDER_OF[B.MT_FSM], True)
+                    pathid[vlr, elems[x]["smsc"], 0] = world.path(vlr, elems[x]["smsc"], B.BORDER_OF[B.MO_FSM],
+                                                                  False)
+        op_usage = np.asarray([[e["sgw"], e["pgw"], e["smsc"], e["hlr"]] for e in elems], dtype=np.int64)
+        lbo = np.zeros((n_ops, n_ops), dtype=np.int64)
+        for (h, v), routing in world.agreement.items():
+            lbo[h, v] = routing == DataRouting.LOCAL_BREAKOUT
+        sms_node = np.full(n_elem, -1, dtype=np.int64)  # usage.sms_node for an MME: the VLR paired with it
+        for v in range(n_ops):
+            vlrs, mmes = world.op_serving[v]["vlr"], world.op_serving[v]["mme"]
+            for i, mme in enumerate(mmes):
+                sms_node[mme] = vlrs[i % len(vlrs)]
+        session_bytes = (population.session_bytes if population.session_bytes is not None
+                         else np.zeros(0, dtype=np.int64))
+        self.max_open = max_open_sessions(population)
+        """Most sessions one roamer can hold open: the record buffers keep that many rows of margin."""
         path_cum = np.zeros((len(world.path_cum_ns), MAX_HOPS + 1), dtype=np.int64)
         for i, cum in enumerate(world.path_cum_ns):
             path_cum[i, :len(cum)] = cum
@@ -154,33 +186,40 @@ class CompiledEngine:
             (k.W_WINDOW, int(s.window.duration)),
             (k.W_OP_DEA, _i64([e["dea"] for e in world.op_elem])), (k.W_N_COUNTRIES, len(world.countries)),
             (k.W_STEER, steer), (k.W_POL, pol), (k.W_POL_PREF, pol_pref), (k.W_NX, self.n_x),
+            (k.W_OP_USAGE, op_usage), (k.W_LBO, lbo), (k.W_SMS_NODE, sms_node),
+            (k.W_IS_DIA, _i64(B.IS_DIAMETER)), (k.W_CMD_BUSY, _i64([cat.BUSY[c.protocol] for c in cat.CATALOGUE])),
+            (k.W_SESSION_BYTES, _i64([*session_bytes, 0])), (k.W_N_BYTES, len(session_bytes)),
+            (k.W_MAX_OPEN, self.max_open),
         ]
         # -- F, the float arena: jitter sigma, shares, HSS error rates, fixed service times, then the draw blocks
         cohort_home = [op_index[c.home] for c in s.cohorts]
         services = [s.operators[h].hss.service for h in cohort_home]
         fixed = np.asarray([d.a if d.kind == "fixed" else -1.0 for d in services], dtype=np.float64)
         floats = [np.asarray([world.jitter_sigma]), np.asarray(world.op_share, dtype=np.float64),
-                  np.asarray([op.hss.transient_errors for op in s.operators], dtype=np.float64), fixed]
+                  np.asarray([op.hss.transient_errors for op in s.operators], dtype=np.float64), fixed,
+                  np.asarray([c.usage.uplink_share for c in s.cohorts], dtype=np.float64)]
         offs = np.cumsum([0] + [a.size for a in floats])
         nc = len(s.cohorts)
         self.F = np.zeros(int(offs[-1]) + 3 * nc * int(k.BLOCK), dtype=np.float64)
         for a, o in zip(floats, offs, strict=False):
             self.F[o:o + a.size] = a
         self.f_slots = [(k.MF_SHARE, int(offs[1])), (k.MF_HSS_ERROR, int(offs[2])), (k.MF_FIXED, int(offs[3])),
-                        (k.MF_D, int(offs[4]))]
+                        (k.MF_UPLINK, int(offs[4])), (k.MF_D, int(offs[5]))]
         # -- draw streams: per cohort uniform, jitter and service blocks from the cohort's engine Generator, made by
         #    the functions the Python engine draws with (roamsim.engine.draws), in the order they are consumed
         self.streams: list[tuple[np.random.Generator, Callable[[np.random.Generator, int], np.ndarray]]] = []
         for c, d in zip(s.cohorts, services, strict=True):
             rng = np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE))
             self.streams += [(rng, uniform_block), (rng, jitter_block(world.jitter_sigma)), (rng, service_block(d))]
-        self.blocks = self.F[int(offs[4]):].reshape(3 * nc, int(k.BLOCK))  # a view: refills write the kernel's F
+        self.blocks = self.F[int(offs[5]):].reshape(3 * nc, int(k.BLOCK))  # a view: refills write the kernel's F
         # -- M: the mutable state
         n = population.size
         R = np.zeros((n, k.N_R), dtype=np.int64)
         for f in (k.R_COUNTRY, k.R_NET, k.R_MME, k.R_RAT, k.R_RPLMN, k.R_CUR, k.R_HSS_MME, k.R_CTX, k.R_RETRY_NET,
                   k.R_OFF_CYCLE, k.R_SOR_COUNTRY, k.R_SOR_FIRST):
             R[:, f] = -1
+        R[:, k.R_WELCOMED] = -1
+        R[:, k.R_SESS] = -1
         R[:, k.R_STATE] = k.ABSENT
         R[:, k.R_HSS_RAT] = k.R4G
         R[:, k.R_HOME] = population.home
@@ -190,13 +229,14 @@ class CompiledEngine:
         QN = np.zeros((n_ops, k.N_Q), dtype=np.int64)
         QN[:, k.Q_SERVERS] = [op.hss.servers for op in s.operators]
         QN[:, k.Q_LIMIT] = [op.hss.queue_limit for op in s.operators]
-        rows = self.batch + int(k.MARGIN)
+        rows = self.batch + int(k.MARGIN) + self.max_open  # end_sessions: 1 row per open session in each buffer
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
             np.zeros((heap_cap, k.N_H), np.int64), np.zeros((k.N_TX, rows), np.int64),
             np.zeros((k.N_PR, rows), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
-            QN, np.zeros((n, self.n_x * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
+            QN, np.zeros((n, self.n_x * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64),
+            np.zeros((k.N_SE, rows), np.int64), None)
         M = self.M
         M[k.S_SEQ] = 1
         M[k.S_PTOP] = pool_cap
@@ -208,11 +248,11 @@ class CompiledEngine:
     # -- arena layout ---------------------------------------------------------------------------------------------
     def _build_M(self, R: np.ndarray, P: np.ndarray, PF: np.ndarray, T: np.ndarray, TF: np.ndarray, H: np.ndarray,
                  TX: np.ndarray, PR: np.ndarray, QF: np.ndarray, QR: np.ndarray, QN: np.ndarray, X: np.ndarray,
-                 DP: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+                 DP: np.ndarray, SE: np.ndarray, old: np.ndarray | None) -> np.ndarray:
         parts: list[tuple[Int, Any]] = [
             *self.w_parts, *self.f_slots,
             (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H), (k.M_TX, TX), (k.M_PR, PR),
-            (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP),
+            (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP), (k.M_SE, SE),
             (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, TX.shape[1]), (k.C_QR, QR.shape[1]),
             (k.C_QS, QF.shape[1])]
         total = int(k.M_HEADER_END) + sum(a.size for _, a in parts if isinstance(a, np.ndarray))
@@ -243,13 +283,14 @@ class CompiledEngine:
                 self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, k.N_TX, int(M[k.C_TX])),
                 self._section(k.M_PR, k.N_PR, int(M[k.C_TX])), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
                 self._section(k.M_QR, n_ops, int(M[k.C_QR])), self._section(k.M_QN, n_ops, k.N_Q),
-                self._section(k.M_X, self.size, self.n_x * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
+                self._section(k.M_X, self.size, self.n_x * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0],
+                self._section(k.M_SE, k.N_SE, int(M[k.C_TX])))
 
     def _grow(self) -> None:
         """Lay ``M`` out again with the full sections doubled (pool slots keep their numbers; rings are unrolled)."""
         self.grows += 1
         M = self.M
-        R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP = self._sections()
+        R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, SE = self._sections()
         margin = int(k.MARGIN)
         if M[k.S_HN] + margin > M[k.C_H]:
             H = np.concatenate([H, np.zeros_like(H)])
@@ -275,7 +316,7 @@ class CompiledEngine:
                 ring[h, :n] = QR[h, (head + np.arange(n)) % cap]
                 QN[h, k.Q_HEAD] = 0
             QR = ring
-        self.M = self._build_M(R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, M)
+        self.M = self._build_M(R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, SE, M)
         for slot, top in tops.items():
             self.M[slot] = top
 
@@ -288,11 +329,12 @@ class CompiledEngine:
         rng, make = self.streams[stream]
         self.blocks[stream, :] = make(rng, int(k.BLOCK))
 
-    def _flush(self, procedures: bool, n: int) -> None:
+    def _flush(self, procedures: bool, n: int, sessions: bool = False) -> None:
         """Hand the first ``n`` buffered rows (at most all) to the event log, as :class:`RecordBuffers` does."""
         M = self.M
         cap = int(M[k.C_TX])
-        buf, fill = ((self._section(k.M_PR, k.N_PR, cap), k.S_PRF) if procedures
+        buf, fill = ((self._section(k.M_SE, k.N_SE, cap), k.S_SEF) if sessions
+                     else (self._section(k.M_PR, k.N_PR, cap), k.S_PRF) if procedures
                      else (self._section(k.M_TX, k.N_TX, cap), k.S_TXF))
         f = int(M[fill])
         n = min(n, f)
@@ -301,7 +343,10 @@ class CompiledEngine:
         cols = buf[:, :n].copy()  # column-major in the kernel: one copy per column
         buf[:, :f - n] = buf[:, n:f]
         M[fill] = f - n
-        if procedures:
+        if sessions:
+            self.rec.sessions += n
+            self.rec.sink.write_sessions(dict(zip(SESSION_COLUMNS, cols, strict=True)))
+        elif procedures:
             self.rec.procedures += n
             self.rec.sink.write_procedures(dict(zip(PROC_COLUMNS, cols, strict=True)))
         else:
@@ -333,6 +378,8 @@ class CompiledEngine:
                             self._flush(False, self.batch)
                         if M[k.S_PRF] >= self.batch:
                             self._flush(True, self.batch)
+                        if M[k.S_SEF] >= self.batch:
+                            self._flush(False, self.batch, sessions=True)
                     elif status == k.ST_PROGRESS:
                         if progress is not None:
                             progress(min(int(M[k.S_T]), window), self.events)
@@ -350,6 +397,7 @@ class CompiledEngine:
             del k.REFILL[self.run_key]
             self._flush(False, 1 << 62)
             self._flush(True, 1 << 62)
+            self._flush(False, 1 << 62, sessions=True)
         if progress is not None:
             progress(window, self.events)
 
@@ -369,6 +417,23 @@ class CompiledEngine:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def max_open_sessions(population: Population) -> int:
+    """Most data sessions one roamer can have open at once: its session starts less its session ends so far, at
+    most (a start the engine skips only lowers the count; an end always follows its start)."""
+    kind = population.ev_kind
+    sel = (kind == pop.EV_SESSION_START) | (kind == pop.EV_SESSION_END)
+    if not sel.any():
+        return 0
+    roamer = population.ev_roamer[sel].astype(np.int64)
+    delta = np.where(kind[sel] == pop.EV_SESSION_START, 1, -1).astype(np.int64)
+    order = np.argsort(roamer, kind="stable")  # per roamer, in event order
+    roamer, open_ = roamer[order], np.cumsum(delta[order])
+    first = np.flatnonzero(np.r_[True, roamer[1:] != roamer[:-1]])
+    before = np.r_[0, open_[first[1:] - 1]]  # the running count where each roamer's events begin
+    sizes = np.diff(np.r_[first, roamer.size])
+    return max(1, int((open_ - np.repeat(before, sizes)).max()))
 
 
 def _i64(xs: Any) -> np.ndarray:

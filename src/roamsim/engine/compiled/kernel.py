@@ -7,8 +7,13 @@ cause handling (attempt counter, T3411, T3402, #11/#13/#15/#42 exclusions), and 
 border crossings of an itinerary, power cycles, purges by the MME (PUR/PUA, TS 23.401 §5.3.9.3), network changes,
 subscription changes (IDR/IDA) and the return home (CLR), with ``_abort`` of a procedure in progress; and
 reject-based steering of roaming at the home DEA (GSMA IR.73: ``_steer`` on the ULR, per-roamer rejects within
-``max_rejects`` and ``window``; no 5G SoR since no 5G). Not covered:
-usage (data sessions, SMS, welcome SMS), 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
+``max_rejects`` and ``window``; no 5G SoR since no 5G); and a roamer's usage on 4G, from ``engine/usage.py`` under
+the same names: data sessions (GTPv2-C Create/Delete Session from the V-SGW to the home PGW over S8, or to the
+visited PGW for local breakout, folded; ``end_sessions`` at border crossings, power off, network changes and the
+return home, in session-id order; a third record buffer for sessions.parquet), MT SMS (SRI-for-SM queued at the
+HLR with the HSS, MT-ForwardSM to the VLR paired with the MME for SMS over SGs, absent subscriber →
+ReportSM-DeliveryStatus and message-waiting data, AlertServiceCentre at the next Update Location and redelivery),
+MO SMS and the welcome SMS. Not covered: 2G/3G/5G. Anything else sets ``ST_UNSUPPORTED`` and stops (the driver
 raises): never a silently wrong answer.
 :mod:`roamsim.engine.compiled.driver` checks a scenario up front and runs the Python engine for what this kernel
 does not cover.
@@ -18,8 +23,9 @@ so the two are read side by side; the tests compare their Parquet output byte fo
 
 Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
 roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
-exclusions, draw positions) and every float in ``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are
-compiled without numba's reference counting (``_nrt=False``): no array is allocated in the kernel.
+exclusions, draw positions; a roamer's open sessions are a list through the Proc pool) and every float in ``F``
+(world floats, draw blocks). Helpers take (M, F, ...) and are compiled without numba's reference counting
+(``_nrt=False``): no array is allocated in the kernel.
 
 Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
 kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
@@ -40,7 +46,7 @@ from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
 from roamsim.engine import base as B
 from roamsim.population import build as pop
-from roamsim.records.buffers import PROC_COLUMNS, TXN_COLUMNS
+from roamsim.records.buffers import PROC_COLUMNS, SESSION_COLUMNS, TXN_COLUMNS
 from roamsim.world import model as world_model
 from roamsim.world.model import MAX_HOPS
 
@@ -105,6 +111,18 @@ BUSY_DIA, BUSY_EXP = _i64(cat.BUSY[cat.DIAMETER])
 RNA_DIA, RNA_EXP = _i64(cat.ROAMING_NOT_ALLOWED[cat.DIAMETER])
 UNABLE_TO_DELIVER, AUTH_DATA_UNAVAILABLE = _i64((dia.UNABLE_TO_DELIVER, dia.AUTHENTICATION_DATA_UNAVAILABLE,))
 MAX_HOPS1 = np.int64(MAX_HOPS + 1)  # columns of path_cum
+# usage (engine/usage.py): GTPv2-C sessions, MAP SMS
+SRI_SM, MT_FSM, MO_FSM, RSDS, ASC = _i64((B.SRI_SM, B.MT_FSM, B.MO_FSM, B.RSDS, B.ASC,))
+CREATE, DELETE = _i64((B.CREATE, B.DELETE,))
+IF_S5 = np.int64(B.IF_S5)
+ABSENT_SUBSCRIBER_SM = np.int64(B.ABSENT_SUBSCRIBER_SM)
+P_SESSION, P_SESSION_DEL, P_SMS_MT, P_SMS_MO, P_ALERT = _i64((B.P_SESSION, B.P_SESSION_DEL, B.P_SMS_MT, B.P_SMS_MO,
+                                                             B.P_ALERT,))
+TRIG_DATA, TRIG_SMS, TRIG_WELCOME, TRIG_ALERT = _i64((B.TRIG["data"], B.TRIG["sms"], B.TRIG["welcome"],
+                                                     B.TRIG["alert"],))
+TRIG_POWER_OFF = np.int64(B.TRIG["power_off"])
+EV_SESSION_START, EV_SESSION_END, EV_SMS_MT, EV_SMS_MO = _i64((pop.EV_SESSION_START, pop.EV_SESSION_END, pop.EV_SMS_MT,
+                                                              pop.EV_SMS_MO,))
 
 ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6))
 
@@ -113,25 +131,34 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
  W_ELEM_OP, W_AGREE, W_WELCOME, W_RETRY_RAT, W_MAX_ATT, W_STEPS, W_NSTEPS, W_OP_COUNTRY, W_RAT_TAB,
  W_PREF_PTR, W_PREF, W_CPTR, W_COPS, W_SERVING, W_NSERV, W_BACKOFF_RAT, W_EMM, W_N_EMM,
  W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW,
- W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_NX, W_HEADER) = _i64(range(40))
+ W_OP_DEA, W_N_COUNTRIES, W_STEER, W_POL, W_POL_PREF, W_NX,
+ W_OP_USAGE, W_LBO, W_SMS_NODE, W_IS_DIA, W_CMD_BUSY, W_SESSION_BYTES, W_N_BYTES, W_MAX_OPEN,
+ W_HEADER) = _i64(range(48))
 # steering policy row (W_POL); W_STEER: home × country → policy row or -1; W_POL_PREF: policy × op → preferred
 POL_COUNTRY, POL_MAX_REJECTS, POL_WINDOW, POL_CODE, POL_EXP, N_POL = _i64(range(6))
 DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path from the visited side
+# usage elements of an operator (row of W_OP_USAGE); W_LBO: home × visited → 1 for local breakout; W_SMS_NODE:
+# element → the VLR an MT SMS goes to (SMS over SGs: the VLR paired with the MME), -1 for others; W_IS_DIA and
+# W_CMD_BUSY (code, experimental) per command; W_SESSION_BYTES: Population.session_bytes (W_N_BYTES of them)
+OU_SGW, OU_PGW, OU_SMSC, OU_HLR, N_OU = _i64(range(5))
 
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
-(M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets
- MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
+(M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP, M_SE,  # section offsets
+ MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D, MF_UPLINK,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
  C_P, C_T, C_H, C_TX, C_QR, C_QS,  # capacities (pool rows, heap rows, record rows, ring, servers per queue)
  S_IEX, S_SEQ, S_NTXN, S_NPROC, S_EVENTS, S_HN, S_TXF, S_PRF, S_PTOP, S_TTOP, S_NEXTREP, S_STATUS,
- S_ARG, S_T, S_QMAX, S_STOP, S_RUN, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 41))
+ S_ARG, S_T, S_QMAX, S_STOP, S_RUN, S_SEF, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 44))
 # roamer row
 (R_STATE, R_COUNTRY, R_NET, R_MME, R_RAT, R_RPLMN, R_ATT, R_CUR, R_EPOCH, R_HSS_MME, R_HSS_RAT, R_CTX,
  R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, R_OFF_CYCLE,
  R_SOR_COUNTRY, R_SOR_REJECTS, R_SOR_FIRST, R_SOR_DONE,  # Engine.sor[r]: country id (-1: none), rejects, first, done
- N_R) = _i64(range(23))
+ R_MWD, R_WELCOMED, R_SESS, R_NSESS,  # Engine.mwd, Engine.welcomed (-1: none), open sessions (list head, count)
+ N_R) = _i64(range(27))
 # Proc row
 (P_ID, P_KIND, P_R, P_TRIG, P_VIS, P_MME, P_START, P_ATT, P_NET, P_HOME, P_RAT, P_STEP, P_STEPS, P_STEERED,
- P_REFS, P_CLOSED, N_P) = _i64(range(17))
+ P_REFS, P_CLOSED,
+ P_X, P_CORR, P_PEER, P_NEXT,  # Proc.x (session id, SMS centre), .corr, .peer; next open session of the roamer
+ N_P) = _i64(range(21))
 # Txn row
 (T_ID, T_E2E, T_PROC, T_CMD, T_PATH, T_ORIG, T_RESP, T_TREQ, T_RETRY, T_FWD, T_IFACE, T_CODE, T_EXP,
  N_T) = _i64(range(14))
@@ -143,7 +170,7 @@ XK_FPLMN, XK_ROAMF, XK_TRIED, XK_BARRED = _i64((1, 2, 3, 4))
 H_T, H_SEQ, H_KIND, H_A, H_B, H_C, N_H = _i64(range(7))
 # queue row (QN): head, waiting, servers, limit
 Q_HEAD, Q_N, Q_SERVERS, Q_LIMIT, N_Q = _i64(range(5))
-N_TX, N_PR = _i64((len(TXN_COLUMNS), len(PROC_COLUMNS)))  # record columns, in RecordBuffers' order
+N_TX, N_PR, N_SE = _i64((len(TXN_COLUMNS), len(PROC_COLUMNS), len(SESSION_COLUMNS)))  # in RecordBuffers' order
 MARGIN = np.int64(64)  # rows an event may add past `batch`; pools/heap/ring keep this much room at event start
 
 DIGEST = np.int64(zlib.crc32(repr(sorted((name, int(v)) for name, v in globals().items()
@@ -334,6 +361,10 @@ def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t:
     M[o + P_STEERED] = 0
     M[o + P_REFS] = 0
     M[o + P_CLOSED] = 0
+    M[o + P_X] = 0
+    M[o + P_CORR] = -1
+    M[o + P_PEER] = -1
+    M[o + P_NEXT] = -1
     return p
 
 
@@ -602,7 +633,9 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
         if u < 0.3:
             _lost(M, x)
             return
-        if u < 0.6:
+        if wv(M, W_IS_DIA, cmd) == 0:  # MAP (SRI-for-SM at the HLR): cat.BUSY
+            code, exp = wv(M, W_CMD_BUSY, 2 * cmd), wv(M, W_CMD_BUSY, 2 * cmd + 1)
+        elif u < 0.6:
             code, exp = TOO_BUSY, 0
         elif cmd == AIR:
             code, exp = AUTH_DATA_UNAVAILABLE, 1
@@ -613,7 +646,7 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
     service = np.int64(_service(M, F, c))
     start = _admit(M, h, t, service)
     if start < 0:
-        _answer(M, F, x, t, hops, BUSY_DIA, BUSY_EXP, 0, 0, 0, True)
+        _answer(M, F, x, t, hops, wv(M, W_CMD_BUSY, 2 * cmd), wv(M, W_CMD_BUSY, 2 * cmd + 1), 0, 0, 0, True)
         return
     done = start + service
     code, exp = wv(M, W_SUCCESS, cmd), 0
@@ -628,19 +661,28 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
             rs(M, r, R_HSS_RAT, pg(M, p, P_RAT))
             if old >= 0 and old != origin:
                 _cancel(M, F, done, r, old, TRIG_LOC_UPD, old_rat)
-            # (message-waiting data / alert: no SMS in this model)
+            if rg(M, r, R_MWD):
+                rs(M, r, R_MWD, 0)
+                _alert(M, F, done, r)
     elif cmd == PUR:
         if rg(M, r, R_HSS_MME) == tg(M, x, T_ORIG):
             rs(M, r, R_HSS_MME, -1)
         # (hlr_sgsn: no 2G/3G registration in this model)
+    elif cmd == SRI_SM:
+        if rg(M, r, R_HSS_MME) < 0:
+            code = ABSENT_SUBSCRIBER_SM
+            rs(M, r, R_MWD, 1)
+    elif cmd == RSDS:
+        rs(M, r, R_MWD, 1)
     elif cmd != AIR:
         unsupported(M, 3)
     _answer(M, F, x, done, hops, code, exp, start - t, service, 0, True)
 
 
 @_jit
-def _registered(M: Arena, t: Int, p: Int, code: Int, exp: Int) -> None:
+def _registered(M: Arena, F: Floats, t: Int, p: Int, code: Int, exp: Int) -> None:
     r = pg(M, p, P_R)
+    kind = pg(M, p, P_KIND)
     rs(M, r, R_CUR, -1)
     _close(M, p, t, O_SUCCESS, 0, code, exp)
     v = pg(M, p, P_VIS)
@@ -652,8 +694,10 @@ def _registered(M: Arena, t: Int, p: Int, code: Int, exp: Int) -> None:
     rs(M, r, R_RPLMN, v)
     rs(M, r, R_ATT, 0)
     _x_clear(M, r, XK_TRIED)
-    if wv(M, W_WELCOME, v):  # welcome SMS: not in this prototype
-        unsupported(M, 4)
+    # (proc.sor: 5G SoR only)
+    if wv(M, W_WELCOME, v) and rg(M, r, R_WELCOMED) != v and kind == P_ATTACH:  # (P_LU, P_REG: no 2G/3G/5G)
+        rs(M, r, R_WELCOMED, v)
+        _start_sms_mt(M, F, t, r, TRIG_WELCOME, v)
 
 
 @_jit
@@ -717,11 +761,15 @@ def _on_answer(M: Arena, F: Floats, t: Int, x: Int) -> None:
     r = pg(M, p, P_R)
     cmd, code, exp = tg(M, x, T_CMD), tg(M, x, T_CODE), tg(M, x, T_EXP)
     network = pg(M, p, P_NET) == 1
-    if code == TOO_BUSY and tg(M, x, T_RETRY) < M[W_RETRANS] and (network or rg(M, r, R_CUR) == p):
+    if (code == TOO_BUSY and wv(M, W_IS_DIA, cmd) == 1 and tg(M, x, T_RETRY) < M[W_RETRANS]
+            and (network or rg(M, r, R_CUR) == p)):
         _send_home(M, F, t, p, cmd, tg(M, x, T_ORIG), tg(M, x, T_RETRY) + 1, tg(M, x, T_E2E))
         return
     ok = code == wv(M, W_SUCCESS, cmd)
     if network:
+        if pg(M, p, P_KIND) == P_SMS_MT:
+            _sms_mt_step(M, F, t, p, x, code, ok)
+            return
         _close(M, p, t, O_SUCCESS if ok else O_REJECTED, 0, code, exp)
         return
     if rg(M, r, R_CUR) != p:
@@ -735,7 +783,7 @@ def _on_answer(M: Arena, F: Floats, t: Int, x: Int) -> None:
     if step < wv(M, W_NSTEPS, sid):
         _send_home(M, F, t + M[W_NAS_DELAY], p, wv(M, W_STEPS, sid * 6 + step), pg(M, p, P_MME), 0, -1)
         return
-    _registered(M, t, p, code, exp)
+    _registered(M, F, t, p, code, exp)
 
 
 @_jit
@@ -751,6 +799,8 @@ def _on_timeout(M: Arena, F: Floats, t: Int, x: Int) -> None:
         return
     if network:
         _close(M, p, t, O_TIMEOUT, 0, 0, 0)
+        if pg(M, p, P_KIND) == P_SESSION:
+            _session_record(M, F, p, t, O_TIMEOUT, 0)
     else:
         _attach_failed(M, F, t, p, 0, 0, True)
 
@@ -972,7 +1022,7 @@ def _on_leg(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
     """The roamer crosses a border (next country of an itinerary)."""
     st = rg(M, r, R_STATE)
     _abort(M, t, r)
-    # (usage.end_sessions: no data sessions in this model)
+    _end_sessions(M, F, t, r, TRIG_BORDER)
     rs(M, r, R_COUNTRY, param)
     _reset_selection(M, r)
     rs(M, r, R_NET, -1)
@@ -982,11 +1032,12 @@ def _on_leg(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
 
 
 @_jit
-def _on_power_off(M: Arena, t: Int, r: Int, param: Int) -> None:
+def _on_power_off(M: Arena, F: Floats, t: Int, r: Int, param: Int) -> None:
     st = rg(M, r, R_STATE)
     if st in (OFF, ABSENT):
         return
     _abort(M, t, r)
+    _end_sessions(M, F, t, r, TRIG_POWER_OFF)
     rs(M, r, R_STATE, OFF)
     rs(M, r, R_OFF_CYCLE, param)
     rs(M, r, R_NET, -1)
@@ -1015,7 +1066,7 @@ def _on_net_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
     if rg(M, r, R_STATE) == REGISTERED and rg(M, r, R_CUR) < 0:
         v = _pick_network(M, F, t, r, rg(M, r, R_NET))
         if v >= 0:
-            # (usage.end_sessions: no data sessions in this model)
+            _end_sessions(M, F, t, r, TRIG_NET_CHANGE)
             rs(M, r, R_NET, -1)
             rs(M, r, R_STATE, SEARCHING)
             _start_attach(M, F, t, r, v, TRIG_NET_CHANGE)
@@ -1035,7 +1086,7 @@ def _on_idr(M: Arena, F: Floats, t: Int, r: Int) -> None:
 def _on_depart(M: Arena, F: Floats, t: Int, r: Int) -> None:
     """The roamer returns home: the home network cancels the visited registration (CLR)."""
     _abort(M, t, r)
-    # (usage.end_sessions: no data sessions in this model)
+    _end_sessions(M, F, t, r, TRIG_RETURN_HOME)
     rs(M, r, R_STATE, ABSENT)
     rs(M, r, R_NET, -1)
     rs(M, r, R_COUNTRY, -1)
@@ -1050,6 +1101,10 @@ def _on_depart(M: Arena, F: Floats, t: Int, r: Int) -> None:
 @_jit
 def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
     s = rg(M, r, R_STATE)
+    if trig == TRIG_ALERT:
+        if s != ABSENT:
+            _start_sms_mt(M, F, t, r, TRIG_ALERT, -1)
+        return
     if s != SEARCHING and s != NO_SERVICE and s != REGISTERED:
         return
     if trig == TRIG_SOR:
@@ -1069,7 +1124,259 @@ def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
         else:
             _select_and_attach(M, F, t, r, TRIG_RESEL, R4G)
     else:
-        unsupported(M, 8)  # alert / steering-of-roaming timers
+        unsupported(M, 8)  # steering-of-roaming timers
+
+
+# ---- usage (names as in roamsim.engine.usage): data sessions, SMS -------------------------------------------
+@_tiny
+def _path(M: Arena, origin: Int, responder: Int, from_home: Int) -> Int:
+    """Engine.path_to's path id for (origin, responder, from_home), laid out by the driver (-1: not made)."""
+    return M[M[W_PATHID] + (origin * M[W_N_ELEM] + responder) * 2 + from_home]
+
+
+@_tiny
+def _op_usage(M: Arena, op: Int, f: Int) -> Int:
+    return M[M[W_OP_USAGE] + op * N_OU + f]
+
+
+@_jit
+def _node_request(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, target: Int, from_home: Int) -> Int:
+    """Engine.home_request with an explicit origin (AlertServiceCentre from the HLR, MO-ForwardSM from the VLR):
+    answered by the node without queueing; returns the answer's arrival time at the origin."""
+    path = _path(M, origin, target, from_home)
+    if path < 0:
+        unsupported(M, 2)
+        return t
+    x = _new_txn(M, F, p, cmd, path, origin, target, t, 0, -1)
+    hops = wv(M, W_PATH_HOPS, path)
+    t_node = t + _path_cum(M, path, hops) + tg(M, x, T_FWD)
+    t_ans = _answer(M, F, x, t_node + NODE_PROCESSING_NS, hops, wv(M, W_SUCCESS, cmd), 0, 0, 0, 0, False)
+    _free_txn(M, x)
+    return t_ans
+
+
+@_jit
+def _start_session(M: Arena, F: Floats, t: Int, r: Int, sid: Int) -> None:
+    """A data session (TS 23.401 §5.10.2): GTPv2-C Create Session from the V-SGW to the home PGW (home-routed)
+    or the visited one (local breakout)."""
+    v = rg(M, r, R_NET)
+    rat = rg(M, r, R_RAT)
+    if rat != R4G:
+        unsupported(M, 11)  # 2G/3G/5G sessions
+        return
+    if rg(M, r, R_NSESS) >= M[W_MAX_OPEN]:
+        unsupported(M, 13)  # more open sessions than the record buffers' margin (the driver's bound forbids it)
+        return
+    p = _new_proc(M, P_SESSION, r, TRIG_DATA, v, rg(M, r, R_MME), t, 1, 1, rat)
+    ps(M, p, P_X, sid)
+    _session_keep(M, r, p)
+    h = pg(M, p, P_HOME)
+    lbo = M[M[W_LBO] + h * M[W_N_OPS] + v]
+    _session_request(M, F, t, p, CREATE, _op_usage(M, v, OU_SGW), _op_usage(M, v if lbo else h, OU_PGW), True)
+
+
+@_jit
+def _session_request(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, target: Int, open_: bool) -> None:
+    """One GTPv2-C request answered by the PGW (no queue: folded)."""
+    path = _path(M, origin, target, 0)
+    if path < 0:
+        unsupported(M, 14)
+        return
+    x = _new_txn(M, F, p, cmd, path, origin, target, t, 0, -1 if open_ else pg(M, p, P_CORR))
+    if wv(M, W_ELEM_OP, origin) == wv(M, W_ELEM_OP, target):  # (cmd is CREATE or DELETE)
+        ts(M, x, T_IFACE, IF_S5)
+    if open_:
+        ps(M, p, P_CORR, tg(M, x, T_E2E))
+    ps(M, p, P_MME, origin)
+    ps(M, p, P_PEER, target)
+    hops = wv(M, W_PATH_HOPS, path)
+    t_node = t + _path_cum(M, path, hops) + tg(M, x, T_FWD)
+    t_ans = _answer(M, F, x, t_node + NODE_PROCESSING_NS, hops, wv(M, W_SUCCESS, cmd), 0, 0, 0, 0, False)
+    _free_txn(M, x)
+    _close(M, p, t_ans, O_SUCCESS, 0, wv(M, W_SUCCESS, cmd), 0)
+
+
+@_jit
+def _session_keep(M: Arena, r: Int, p: Int) -> None:
+    """Engine.sessions[r][sid] = p: the roamer's open sessions, a list through the Proc pool in session-id order
+    (end_sessions goes through them sorted); a kept Proc holds a reference, so it outlives its record."""
+    sid = pg(M, p, P_X)
+    prev: Int = -1
+    cur = rg(M, r, R_SESS)
+    while cur >= 0 and pg(M, cur, P_X) < sid:
+        prev = cur
+        cur = pg(M, cur, P_NEXT)
+    ps(M, p, P_NEXT, cur)
+    if prev < 0:
+        rs(M, r, R_SESS, p)
+    else:
+        ps(M, prev, P_NEXT, p)
+    rs(M, r, R_NSESS, rg(M, r, R_NSESS) + 1)
+    ps(M, p, P_REFS, pg(M, p, P_REFS) + 1)
+
+
+@_jit
+def _session_take(M: Arena, r: Int, sid: Int) -> Int:
+    """Engine.sessions[r].pop(sid) (-1: not open); the caller releases the Proc after delete_session."""
+    prev: Int = -1
+    cur = rg(M, r, R_SESS)
+    while cur >= 0 and pg(M, cur, P_X) != sid:
+        prev = cur
+        cur = pg(M, cur, P_NEXT)
+    if cur >= 0:
+        if prev < 0:
+            rs(M, r, R_SESS, pg(M, cur, P_NEXT))
+        else:
+            ps(M, prev, P_NEXT, pg(M, cur, P_NEXT))
+        rs(M, r, R_NSESS, rg(M, r, R_NSESS) - 1)
+    return cur
+
+
+@_jit
+def _delete_session(M: Arena, F: Floats, t: Int, r: Int, setup: Int, trig: Int) -> None:
+    """End a session: Delete Session when it had signalling, then its record; the set-up Proc is released."""
+    if pg(M, setup, P_PEER) >= 0:
+        if pg(M, setup, P_RAT) != R4G:
+            unsupported(M, 11)  # PDU session release (5G)
+            return
+        p = _new_proc(M, P_SESSION_DEL, r, trig, pg(M, setup, P_VIS), pg(M, setup, P_MME), t, 1, 1,
+                      pg(M, setup, P_RAT))
+        ps(M, p, P_X, pg(M, setup, P_X))
+        ps(M, p, P_CORR, pg(M, setup, P_CORR))
+        _session_request(M, F, t, p, DELETE, pg(M, setup, P_MME), pg(M, setup, P_PEER), False)
+    _session_record(M, F, setup, t, O_SUCCESS, 0)
+    ps(M, setup, P_REFS, pg(M, setup, P_REFS) - 1)
+    _maybe_free_proc(M, setup)
+
+
+@_jit
+def _end_sessions(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
+    """Every open session of the roamer ends, in session-id order (border crossing, power off, network change,
+    return home)."""
+    p = rg(M, r, R_SESS)
+    rs(M, r, R_SESS, -1)
+    rs(M, r, R_NSESS, 0)
+    while p >= 0:
+        nxt = pg(M, p, P_NEXT)
+        _delete_session(M, F, t, r, p, trig)
+        p = nxt
+
+
+@_jit
+def _session_record(M: Arena, F: Floats, setup: Int, t_end: Int, outcome: Int, code: Int) -> None:
+    """RecordBuffers.session: a sessions.parquet row, with the planned volume split by the cohort's uplink share
+    (``int(planned * share)``: the float product truncated, as in Python)."""
+    sid = pg(M, setup, P_X)
+    planned = M[M[W_SESSION_BYTES] + sid] if sid < M[W_N_BYTES] else np.int64(0)
+    r = pg(M, setup, P_R)
+    up = np.int64(planned * F[M[MF_UPLINK] + rg(M, r, R_COHORT)])
+    o = M[M_SE] + M[S_SEF]  # column-major: column k at o + k * cap
+    cap = M[C_TX]
+    M[o] = sid
+    M[o + 1 * cap] = pg(M, setup, P_ID)
+    M[o + 2 * cap] = r
+    M[o + 3 * cap] = pg(M, setup, P_VIS)
+    M[o + 4 * cap] = pg(M, setup, P_RAT)
+    M[o + 5 * cap] = M[M[W_LBO] + pg(M, setup, P_HOME) * M[W_N_OPS] + pg(M, setup, P_VIS)]
+    M[o + 6 * cap] = pg(M, setup, P_START)
+    M[o + 7 * cap] = t_end
+    M[o + 8 * cap] = outcome
+    M[o + 9 * cap] = code
+    M[o + 10 * cap] = up
+    M[o + 11 * cap] = planned - up
+    M[S_SEF] += 1
+
+
+@_jit
+def _sms_node(M: Arena, r: Int) -> Int:
+    """The node an MT SMS goes to: for 4G the VLR of SMS over SGs paired with the registered MME (-1: none)."""
+    node = rg(M, r, R_HSS_MME)
+    if node < 0:
+        return -1
+    vlr = wv(M, W_SMS_NODE, node)
+    if vlr < 0:
+        unsupported(M, 12)  # a VLR or AMF registered at home: no 2G/3G/5G here
+    return vlr
+
+
+@_jit
+def _start_sms_mt(M: Arena, F: Floats, t: Int, r: Int, trig: Int, sender_op: Int) -> None:
+    """An MT SMS from the home SMSC (or, for a welcome SMS, the visited network's): SRI-for-SM to the HLR, which
+    queues with the HSS of its operator."""
+    h = rg(M, r, R_HOME)
+    smsc = _op_usage(M, h if sender_op < 0 else sender_op, OU_SMSC)
+    net = rg(M, r, R_NET)
+    p = _new_proc(M, P_SMS_MT, r, trig, net if net >= 0 else h, smsc, t, 1, 1, max(rg(M, r, R_RAT), 0))
+    ps(M, p, P_X, smsc)
+    hlr = _op_usage(M, h, OU_HLR)
+    path = _path(M, smsc, hlr, 0)
+    if path < 0:
+        unsupported(M, 15)
+        return
+    x = _new_txn(M, F, p, SRI_SM, path, smsc, hlr, t, 0, -1)
+    _push(M, t + _path_cum(M, path, wv(M, W_PATH_HOPS, path)) + tg(M, x, T_FWD), K_HSS, x, 0, 0)
+
+
+@_jit
+def _sms_mt_step(M: Arena, F: Floats, t: Int, p: Int, x: Int, code: Int, ok: bool) -> None:
+    """After SRI-for-SM: MT-ForwardSM to the serving node (folded); an absent subscriber makes the SMSC report
+    the failed delivery (ReportSM-DeliveryStatus) and the HLR set the message-waiting data."""
+    r = pg(M, p, P_R)
+    if tg(M, x, T_CMD) == SRI_SM:
+        node = _sms_node(M, r)
+        if not ok or node < 0:
+            _close(M, p, t, O_REJECTED, 0, code, 0)
+            return
+        ps(M, p, P_VIS, wv(M, W_ELEM_OP, node))
+        smsc = pg(M, p, P_X)
+        path = _path(M, smsc, node, 1)
+        if path < 0:
+            unsupported(M, 16)
+            return
+        fsm = _new_txn(M, F, p, MT_FSM, path, smsc, node, t, 0, -1)
+        hops = wv(M, W_PATH_HOPS, path)
+        t_node = t + _path_cum(M, path, hops) + tg(M, fsm, T_FWD)
+        absent = rg(M, r, R_STATE) != REGISTERED or rg(M, r, R_HSS_MME) < 0
+        rc = ABSENT_SUBSCRIBER_SM if absent else wv(M, W_SUCCESS, MT_FSM)
+        t_ans = _answer(M, F, fsm, t_node + NODE_PROCESSING_NS, hops, rc, 0, 0, 0, 0, False)
+        _free_txn(M, fsm)
+        if absent:
+            hlr = _op_usage(M, pg(M, p, P_HOME), OU_HLR)
+            rpath = _path(M, smsc, hlr, 0)
+            rsds = _new_txn(M, F, p, RSDS, rpath, smsc, hlr, t_ans, 0, -1)
+            rhops = wv(M, W_PATH_HOPS, rpath)
+            t_rs = _answer(M, F, rsds, t_ans + _path_cum(M, rpath, rhops) + tg(M, rsds, T_FWD) + NODE_PROCESSING_NS,
+                           rhops, wv(M, W_SUCCESS, RSDS), 0, 0, 0, 0, False)
+            _free_txn(M, rsds)
+            rs(M, r, R_MWD, 1)
+            _close(M, p, t_rs, O_REJECTED, 0, ABSENT_SUBSCRIBER_SM, 0)
+        else:
+            _close(M, p, t_ans, O_SUCCESS, 0, wv(M, W_SUCCESS, MT_FSM), 0)
+        return
+    _close(M, p, t, O_SUCCESS if ok else O_REJECTED, 0, code, 0)
+
+
+@_jit
+def _alert(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    """The HLR alerts the home SMSC that the subscriber is back (AlertServiceCentre); the SMSC delivers again."""
+    h = rg(M, r, R_HOME)
+    hlr = _op_usage(M, h, OU_HLR)
+    p = _new_proc(M, P_ALERT, r, TRIG_ALERT, h, hlr, t, 0, 1, max(rg(M, r, R_RAT), 0))
+    t_ans = _node_request(M, F, t, p, ASC, hlr, _op_usage(M, h, OU_SMSC), 1)
+    _close(M, p, t_ans, O_SUCCESS, 0, wv(M, W_SUCCESS, ASC), 0)
+    if t_ans < M[W_WINDOW]:
+        _push(M, t_ans, K_TIMER, r, -1, TRIG_ALERT)
+
+
+@_jit
+def _start_sms_mo(M: Arena, F: Floats, t: Int, r: Int) -> None:
+    """MO-ForwardSM from the serving node (the VLR of SMS over SGs) to the home SMSC."""
+    node = _sms_node(M, r)
+    if node < 0:
+        return
+    p = _new_proc(M, P_SMS_MO, r, TRIG_SMS, rg(M, r, R_NET), node, t, 1, 1, rg(M, r, R_RAT))
+    t_ans = _node_request(M, F, t, p, MO_FSM, node, _op_usage(M, rg(M, r, R_HOME), OU_SMSC), 0)
+    _close(M, p, t_ans, O_SUCCESS, 0, wv(M, W_SUCCESS, MO_FSM), 0)
 
 
 @_loop
@@ -1083,7 +1390,7 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
             return M[S_STATUS]
         if M[S_STOP] != 0:  # set by the driver's SIGINT handler (which runs at a slice end or a draw refill)
             return ST_STOP
-        if M[S_TXF] >= batch or M[S_PRF] >= batch:
+        if M[S_TXF] >= batch or M[S_PRF] >= batch or M[S_SEF] >= batch:
             return ST_FLUSH
         if M[S_EVENTS] >= M[S_NEXTREP]:
             M[S_NEXTREP] += every
@@ -1122,7 +1429,7 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
             elif k == EV_LEG:
                 _on_leg(M, F, te, ev_r[i], ev_p[i])
             elif k == EV_POWER_OFF:
-                _on_power_off(M, te, ev_r[i], ev_p[i])
+                _on_power_off(M, F, te, ev_r[i], ev_p[i])
             elif k == EV_PURGE:
                 _on_purge(M, F, te, ev_r[i], ev_p[i])
             elif k == EV_POWER_ON:
@@ -1133,6 +1440,19 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
                 _on_idr(M, F, te, ev_r[i])
             elif k == EV_DEPART:
                 _on_depart(M, F, te, ev_r[i])
+            elif k == EV_SESSION_START:
+                if rg(M, ev_r[i], R_STATE) == REGISTERED and te < window:
+                    _start_session(M, F, te, ev_r[i], ev_p[i])
+            elif k == EV_SESSION_END:
+                p = _session_take(M, ev_r[i], ev_p[i])
+                if p >= 0:
+                    _delete_session(M, F, te, ev_r[i], p, TRIG_DATA)
+            elif k == EV_SMS_MT:
+                if rg(M, ev_r[i], R_STATE) != ABSENT and te < window:
+                    _start_sms_mt(M, F, te, ev_r[i], TRIG_SMS, -1)
+            elif k == EV_SMS_MO:
+                if rg(M, ev_r[i], R_STATE) == REGISTERED and te < window:
+                    _start_sms_mo(M, F, te, ev_r[i])
             else:
                 unsupported(M, 100 + k)
         else:
