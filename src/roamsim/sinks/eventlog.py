@@ -19,7 +19,8 @@ engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
 ``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
 them, in order, to the writer thread, so building, writing and the engine overlap on both cores; the queue is
-then bounded by the bytes it holds (``max_pending_bytes``), not by a batch count.
+then bounded by the record bytes it holds (``max_pending_bytes``, 256 MiB: a transaction batch's tables, its
+messages above all, take about five times its records' bytes), not by a batch count.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class ParquetSink:
 
     def __init__(self, run_dir: Path, world: World, imsi: np.ndarray, home: np.ndarray, t0: int,
                  compression: str = "zstd", *, tables_on_writer: bool = False,
-                 max_pending_bytes: int = 1 << 30) -> None:
+                 max_pending_bytes: int = 1 << 28) -> None:
         self.dir = run_dir
         self.world = world
         self.imsi = imsi

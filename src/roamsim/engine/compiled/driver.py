@@ -63,7 +63,7 @@ class CompiledEngine:
     """The kernel over one run: the same constructor, ``run`` and ``events`` as the Python engine."""
 
     def __init__(self, s: Scenario, world: World, population: Population, records: RecordBuffers, *, seed: int,
-                 heap_cap: int = 1 << 12, pool_cap: int = 1 << 10, ring_cap: int = 1 << 8) -> None:
+                 heap_cap: int = 1 << 12, pool_cap: int | None = None, ring_cap: int = 1 << 8) -> None:
         reason = unsupported(s, world, population)
         if reason is not None:
             raise NotCovered(f"the compiled engine does not cover this scenario's {reason}")
@@ -230,6 +230,8 @@ class CompiledEngine:
         QN[:, k.Q_SERVERS] = [op.hss.servers for op in s.operators]
         QN[:, k.Q_LIMIT] = [op.hss.queue_limit for op in s.operators]
         rows = self.batch + int(k.MARGIN) + self.max_open  # end_sessions: 1 row per open session in each buffer
+        if pool_cap is None:  # open sessions keep their procedures: about 1 in 40 roamers at 2 sessions a day
+            pool_cap = max(1 << 10, 1 << (population.size // 32).bit_length())
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
