@@ -171,6 +171,21 @@ def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row, slot
 
 
+def _contiguous(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns as contiguous arrays when they are the columns, in order, of one row-major block (the compiled
+    engine hands its records over so): one transposing copy, cheaper than a strided read in every pass below."""
+    cols = list(c.values())
+    block = cols[0].base if cols else None
+    if (not isinstance(block, np.ndarray) or block.ndim != 2 or not block.flags.c_contiguous
+            or block.shape[1] != len(cols)):
+        return c
+    item = block.itemsize
+    if any(v.base is not block or v.shape != block.shape[:1] or v.strides != (block.strides[0],)
+           or v.ctypes.data != block.ctypes.data + i * item for i, v in enumerate(cols)):
+        return c
+    return dict(zip(c, np.ascontiguousarray(block.T), strict=True))
+
+
 def _nbytes(c: dict[str, np.ndarray]) -> int:
     return sum(a.nbytes for a in c.values())
 
@@ -247,6 +262,7 @@ class ParquetSink:
 
     def _transaction_tables(self, c: dict[str, np.ndarray]) -> tuple[tuple[str, pa.Table], ...]:
         self._paths.update()
+        c = _contiguous(c)
         txn, t = self._transactions(c)
         msg = self._messages(t, message_rows(c, self._paths))
         self.messages += msg.num_rows

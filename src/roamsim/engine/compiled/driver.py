@@ -171,8 +171,8 @@ class CompiledEngine:
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
-            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((k.N_TX, rows), np.int64),
-            np.zeros((k.N_PR, rows), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
+            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((rows, k.N_TX), np.int64),
+            np.zeros((rows, k.N_PR), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
             QN, np.zeros((n, k.N_X * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
         M = self.M
         M[k.S_SEQ] = 1
@@ -190,7 +190,7 @@ class CompiledEngine:
             *self.w_parts, *self.f_slots,
             (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H), (k.M_TX, TX), (k.M_PR, PR),
             (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP),
-            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, TX.shape[1]), (k.C_QR, QR.shape[1]),
+            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, TX.shape[0]), (k.C_QR, QR.shape[1]),
             (k.C_QS, QF.shape[1])]
         total = int(k.M_HEADER_END) + sum(a.size for _, a in parts if isinstance(a, np.ndarray))
         M = np.zeros(total, dtype=np.int64)
@@ -217,8 +217,8 @@ class CompiledEngine:
         return (self._section(k.M_R, self.size, k.N_R), self._section(k.M_P, cp, k.N_P),
                 self._section(k.M_PF, 1, cp)[0],
                 self._section(k.M_T, ct, k.N_T), self._section(k.M_TF, 1, ct)[0],
-                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, k.N_TX, int(M[k.C_TX])),
-                self._section(k.M_PR, k.N_PR, int(M[k.C_TX])), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
+                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, int(M[k.C_TX]), k.N_TX),
+                self._section(k.M_PR, int(M[k.C_TX]), k.N_PR), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
                 self._section(k.M_QR, n_ops, int(M[k.C_QR])), self._section(k.M_QN, n_ops, k.N_Q),
                 self._section(k.M_X, self.size, k.N_X * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
 
@@ -269,14 +269,16 @@ class CompiledEngine:
         """Hand the first ``n`` buffered rows (at most all) to the event log, as :class:`RecordBuffers` does."""
         M = self.M
         cap = int(M[k.C_TX])
-        buf, fill = ((self._section(k.M_PR, k.N_PR, cap), k.S_PRF) if procedures
-                     else (self._section(k.M_TX, k.N_TX, cap), k.S_TXF))
+        buf, fill = ((self._section(k.M_PR, cap, k.N_PR), k.S_PRF) if procedures
+                     else (self._section(k.M_TX, cap, k.N_TX), k.S_TXF))
         f = int(M[fill])
         n = min(n, f)
         if n == 0:
             return
-        cols = buf[:, :n].copy()  # column-major in the kernel: one copy per column
-        buf[:, :f - n] = buf[:, n:f]
+        # row-major in the kernel (a record is one or two cache lines): one copy of the rows; the event log gets
+        # each column as a strided view of it and splits them on its writer thread
+        cols = buf[:n].copy().T
+        buf[:f - n] = buf[n:f]
         M[fill] = f - n
         if procedures:
             self.rec.procedures += n

@@ -11,7 +11,7 @@ Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_at
 read side by side; the tests compare their Parquet output byte for byte.
 
 Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
-roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
+roamer rows, Proc/Txn pools with free stacks, the event heap, row-major record buffers, HSS queues, PLMN
 exclusions, draw positions) and every float in ``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are
 compiled without numba's reference counting (``_nrt=False``): no array is allocated in the kernel.
 
@@ -334,24 +334,23 @@ def _free_txn(M: Arena, x: Int) -> None:
 
 @_jit
 def _close(M: Arena, p: Int, t: Int, outcome: Int, cause: Int, code: Int, exp: Int) -> None:
-    o = M[M_PR] + M[S_PRF]  # column-major: column k at o + k * cap
-    cap = M[C_TX]
+    o = M[M_PR] + M[S_PRF] * N_PR  # row-major: one record is N_PR consecutive values
     q = M[M_P] + p * N_P
     M[o] = M[q + P_ID]
-    M[o + 1 * cap] = M[q + P_KIND]
-    M[o + 2 * cap] = M[q + P_TRIG]
-    M[o + 3 * cap] = M[q + P_R]
-    M[o + 4 * cap] = M[q + P_VIS]
-    M[o + 5 * cap] = M[q + P_MME]
-    M[o + 6 * cap] = M[q + P_START]
-    M[o + 7 * cap] = t
-    M[o + 8 * cap] = outcome
-    M[o + 9 * cap] = cause
-    M[o + 10 * cap] = code
-    M[o + 11 * cap] = exp
-    M[o + 12 * cap] = M[q + P_ATT]
-    M[o + 13 * cap] = M[q + P_STEERED]
-    M[o + 14 * cap] = M[q + P_RAT]
+    M[o + 1] = M[q + P_KIND]
+    M[o + 2] = M[q + P_TRIG]
+    M[o + 3] = M[q + P_R]
+    M[o + 4] = M[q + P_VIS]
+    M[o + 5] = M[q + P_MME]
+    M[o + 6] = M[q + P_START]
+    M[o + 7] = t
+    M[o + 8] = outcome
+    M[o + 9] = cause
+    M[o + 10] = code
+    M[o + 11] = exp
+    M[o + 12] = M[q + P_ATT]
+    M[o + 13] = M[q + P_STEERED]
+    M[o + 14] = M[q + P_RAT]
     M[S_PRF] += 1
     M[q + P_CLOSED] = 1
     _maybe_free_proc(M, p)
@@ -383,32 +382,31 @@ def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, resp
 @_jit
 def _record_txn(M: Arena, x: Int, t_ans: Int, code: Int, exp: Int, timed_out: Int, steering: Int, wait: Int,
                 service: Int, resp_hops: Int, t_depart: Int) -> None:
-    o = M[M_TX] + M[S_TXF]  # column-major: column k at o + k * cap
-    cap = M[C_TX]
+    o = M[M_TX] + M[S_TXF] * N_TX  # row-major: one record is N_TX consecutive values
     q = M[M_T] + x * N_T
     p = M[q + T_PROC]
     M[o] = M[q + T_ID]
-    M[o + 1 * cap] = M[q + T_E2E]
-    M[o + 2 * cap] = pg(M, p, P_ID)
-    M[o + 3 * cap] = pg(M, p, P_R)
-    M[o + 4 * cap] = pg(M, p, P_VIS)
-    M[o + 5 * cap] = M[q + T_CMD]
-    M[o + 6 * cap] = M[q + T_PATH]
-    M[o + 7 * cap] = resp_hops
-    M[o + 8 * cap] = M[q + T_ORIG]
-    M[o + 9 * cap] = M[q + T_RESP]
-    M[o + 10 * cap] = M[q + T_TREQ]
-    M[o + 11 * cap] = M[q + T_FWD]
-    M[o + 12 * cap] = t_depart
-    M[o + 13 * cap] = t_ans
-    M[o + 14 * cap] = code
-    M[o + 15 * cap] = exp
-    M[o + 16 * cap] = timed_out
-    M[o + 17 * cap] = M[q + T_RETRY]
-    M[o + 18 * cap] = steering
-    M[o + 19 * cap] = wait
-    M[o + 20 * cap] = service
-    M[o + 21 * cap] = M[q + T_IFACE]
+    M[o + 1] = M[q + T_E2E]
+    M[o + 2] = pg(M, p, P_ID)
+    M[o + 3] = pg(M, p, P_R)
+    M[o + 4] = pg(M, p, P_VIS)
+    M[o + 5] = M[q + T_CMD]
+    M[o + 6] = M[q + T_PATH]
+    M[o + 7] = resp_hops
+    M[o + 8] = M[q + T_ORIG]
+    M[o + 9] = M[q + T_RESP]
+    M[o + 10] = M[q + T_TREQ]
+    M[o + 11] = M[q + T_FWD]
+    M[o + 12] = t_depart
+    M[o + 13] = t_ans
+    M[o + 14] = code
+    M[o + 15] = exp
+    M[o + 16] = timed_out
+    M[o + 17] = M[q + T_RETRY]
+    M[o + 18] = steering
+    M[o + 19] = wait
+    M[o + 20] = service
+    M[o + 21] = M[q + T_IFACE]
     M[S_TXF] += 1
 
 
