@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, objmode
+from llvmlite import ir
+from numba import njit, objmode, types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
@@ -64,6 +67,25 @@ def _loop(fn: _Fn) -> _Fn:
 def _tiny(fn: _Fn) -> _Fn:
     """An accessor inlined in numba IR (otherwise one specialization per literal field constant)."""
     return njit(cache=True, _nrt=False, inline="always")(fn)  # type: ignore[call-overload]
+
+
+def _prefetch_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    ary_t = signature.args[0]
+    ary = context.make_array(ary_t)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, ary_t, ary, [args[1]])  # type: ignore[no-untyped-call]
+    i32 = ir.IntType(32)
+    fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+        builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]), "llvm.prefetch.p0")
+    builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # read, keep in all cache levels, data
+    return context.get_dummy_value()
+
+
+def _prefetch_typing(typingctx: Any, arr: Any, i: Any) -> Any:
+    return types.void(arr, i), _prefetch_codegen
+
+
+_prefetch: Callable[[Arena, Int], None] = cast(Any, intrinsic(_prefetch_typing))
+"""A hint to load the cache line of ``M[i]`` (the CPU's prefetch instruction: no fault, no result)."""
 
 
 # ---- constants frozen into the kernel (module globals are compile-time constants for numba) ------------
@@ -122,6 +144,7 @@ H_T, H_SEQ, H_KIND, H_A, H_B, H_C, N_H = _i64(range(7))
 # queue row (QN): head, waiting, servers, limit
 Q_HEAD, Q_N, Q_SERVERS, Q_LIMIT, N_Q = _i64(range(5))
 N_TX, N_PR = _i64((len(TXN_COLUMNS), len(PROC_COLUMNS)))  # record columns, in RecordBuffers' order
+LOOKAHEAD = np.int64(4)  # exogenous events ahead whose roamer row is prefetched
 MARGIN = np.int64(64)  # rows an event may add past `batch`; pools/heap/ring keep this much room at event start
 
 DIGEST = np.int64(zlib.crc32(repr(sorted((name, int(v)) for name, v in globals().items()
@@ -216,6 +239,15 @@ def ts(M: Arena, x: Int, f: Int, v: Int) -> None:
 def wv(M: Arena, slot: Int, i: Int) -> Int:
     """i-th value of the world section at header ``slot``."""
     return M[M[slot] + i]
+
+
+@_tiny
+def _prefetch_roamer(M: Arena, r: Int) -> None:
+    """Start loading roamer ``r``'s row (a few events before it is needed: rows are touched in random order)."""
+    o = M[M_R] + r * N_R
+    _prefetch(M, o)
+    _prefetch(M, o + 8)
+    _prefetch(M, o + N_R - 1)
 
 
 @_tiny
@@ -938,6 +970,8 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
         elif i < n_ex:
             M[S_IEX] = i + 1
             M[S_T] = te
+            if i + LOOKAHEAD < n_ex:
+                _prefetch_roamer(M, ev_r[i + LOOKAHEAD])
             k = ev_k[i]
             if k == EV_ARRIVE:
                 _on_arrive(M, F, te, ev_r[i], ev_p[i])
