@@ -170,6 +170,13 @@ def _refill(run: int, stream: int) -> None:
     REFILL[run](stream)
 
 
+@_tiny
+def _u(i: Int) -> np.uint64:
+    """An arena index as unsigned, so numba skips its negative-index wraparound (a sign test and a select on every
+    computed index; arena offsets are never negative)."""
+    return np.uint64(i)
+
+
 @_jit
 def _draw(M: Arena, F: Floats, s: Int) -> float:
     """Next value of draw stream ``s``; its next block is drawn (in Python, same NumPy calls) only when needed."""
@@ -181,7 +188,7 @@ def _draw(M: Arena, F: Floats, s: Int) -> float:
             _refill(int(run), int(s))
         pos = 0
     M[dp] = pos + 1
-    return F[M[MF_D] + s * BLOCK + pos]
+    return F[_u(M[MF_D] + s * BLOCK + pos)]
 
 
 @_jit
@@ -198,7 +205,7 @@ def _jitter(M: Arena, F: Floats, c: Int) -> float:
 
 @_jit
 def _service(M: Arena, F: Floats, c: Int) -> float:
-    fixed = F[M[MF_FIXED] + c]
+    fixed = F[_u(M[MF_FIXED] + c)]
     if fixed >= 0.0:  # "fixed" distribution: no draw
         return fixed
     return _draw(M, F, 3 * c + 2)
@@ -207,38 +214,38 @@ def _service(M: Arena, F: Floats, c: Int) -> float:
 # ---- accessors ----------------------------------------------------------------------------------------------
 @_tiny
 def rg(M: Arena, r: Int, f: Int) -> Int:
-    return M[M[M_R] + r * N_R + f]
+    return M[_u(M[M_R] + r * N_R + f)]
 
 
 @_tiny
 def rs(M: Arena, r: Int, f: Int, v: Int) -> None:
-    M[M[M_R] + r * N_R + f] = v
+    M[_u(M[M_R] + r * N_R + f)] = v
 
 
 @_tiny
 def pg(M: Arena, p: Int, f: Int) -> Int:
-    return M[M[M_P] + p * N_P + f]
+    return M[_u(M[M_P] + p * N_P + f)]
 
 
 @_tiny
 def ps(M: Arena, p: Int, f: Int, v: Int) -> None:
-    M[M[M_P] + p * N_P + f] = v
+    M[_u(M[M_P] + p * N_P + f)] = v
 
 
 @_tiny
 def tg(M: Arena, x: Int, f: Int) -> Int:
-    return M[M[M_T] + x * N_T + f]
+    return M[_u(M[M_T] + x * N_T + f)]
 
 
 @_tiny
 def ts(M: Arena, x: Int, f: Int, v: Int) -> None:
-    M[M[M_T] + x * N_T + f] = v
+    M[_u(M[M_T] + x * N_T + f)] = v
 
 
 @_tiny
 def wv(M: Arena, slot: Int, i: Int) -> Int:
     """i-th value of the world section at header ``slot``."""
-    return M[M[slot] + i]
+    return M[_u(M[slot] + i)]
 
 
 @_tiny
@@ -261,7 +268,8 @@ def unsupported(M: Arena, code: Int) -> None:
 def _less(M: Arena, i: Int, j: Int) -> bool:
     o = M[M_H]
     a, b = o + i * N_H, o + j * N_H
-    return M[a + H_T] < M[b + H_T] or (M[a + H_T] == M[b + H_T] and M[a + H_SEQ] < M[b + H_SEQ])
+    ta, tb = M[_u(a + H_T)], M[_u(b + H_T)]
+    return ta < tb or (ta == tb and M[_u(a + H_SEQ)] < M[_u(b + H_SEQ)])
 
 
 @_tiny
@@ -269,22 +277,22 @@ def _swap(M: Arena, i: Int, j: Int) -> None:
     o = M[M_H]
     a, b = o + i * N_H, o + j * N_H
     for k in range(N_H):
-        x = M[a + k]
-        M[a + k] = M[b + k]
-        M[b + k] = x
+        x = M[_u(a + k)]
+        M[_u(a + k)] = M[_u(b + k)]
+        M[_u(b + k)] = x
 
 
 @_jit
 def _push(M: Arena, t: Int, kind: Int, a: Int, b: Int, c: Int) -> None:
     n = M[S_HN]
     e = M[M_H] + n * N_H
-    M[e + H_T] = t
-    M[e + H_SEQ] = M[S_SEQ]
+    M[_u(e + H_T)] = t
+    M[_u(e + H_SEQ)] = M[S_SEQ]
     M[S_SEQ] += 1
-    M[e + H_KIND] = kind
-    M[e + H_A] = a
-    M[e + H_B] = b
-    M[e + H_C] = c
+    M[_u(e + H_KIND)] = kind
+    M[_u(e + H_A)] = a
+    M[_u(e + H_B)] = b
+    M[_u(e + H_C)] = c
     M[S_HN] = n + 1
     while n > 0:
         parent = (n - 1) >> 1
@@ -304,7 +312,7 @@ def _pop(M: Arena) -> None:
         return
     o = M[M_H]
     for k in range(N_H):
-        M[o + k] = M[o + n * N_H + k]
+        M[_u(o + k)] = M[_u(o + n * N_H + k)]
     i = 0
     while True:
         lft = 2 * i + 1
@@ -325,25 +333,25 @@ def _pop(M: Arena) -> None:
 def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t: Int, attempt: Int, network: Int,
               rat: Int) -> Int:
     M[S_PTOP] -= 1
-    p = M[M[M_PF] + M[S_PTOP]]
+    p = M[_u(M[M_PF] + M[S_PTOP])]
     M[S_NPROC] += 1
     o = M[M_P] + p * N_P
-    M[o + P_ID] = M[S_NPROC]
-    M[o + P_KIND] = kind
-    M[o + P_R] = r
-    M[o + P_TRIG] = trig
-    M[o + P_VIS] = visited
-    M[o + P_MME] = mme
-    M[o + P_START] = t
-    M[o + P_ATT] = attempt
-    M[o + P_NET] = network
-    M[o + P_HOME] = rg(M, r, R_HOME)
-    M[o + P_RAT] = rat
-    M[o + P_STEP] = 0
-    M[o + P_STEPS] = -1
-    M[o + P_STEERED] = 0
-    M[o + P_REFS] = 0
-    M[o + P_CLOSED] = 0
+    M[_u(o + P_ID)] = M[S_NPROC]
+    M[_u(o + P_KIND)] = kind
+    M[_u(o + P_R)] = r
+    M[_u(o + P_TRIG)] = trig
+    M[_u(o + P_VIS)] = visited
+    M[_u(o + P_MME)] = mme
+    M[_u(o + P_START)] = t
+    M[_u(o + P_ATT)] = attempt
+    M[_u(o + P_NET)] = network
+    M[_u(o + P_HOME)] = rg(M, r, R_HOME)
+    M[_u(o + P_RAT)] = rat
+    M[_u(o + P_STEP)] = 0
+    M[_u(o + P_STEPS)] = -1
+    M[_u(o + P_STEERED)] = 0
+    M[_u(o + P_REFS)] = 0
+    M[_u(o + P_CLOSED)] = 0
     return p
 
 
@@ -351,7 +359,7 @@ def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t:
 def _maybe_free_proc(M: Arena, p: Int) -> None:
     if pg(M, p, P_CLOSED) == 1 and pg(M, p, P_REFS) == 0 and rg(M, pg(M, p, P_R), R_CUR) != p:
         ps(M, p, P_CLOSED, 2)
-        M[M[M_PF] + M[S_PTOP]] = p
+        M[_u(M[M_PF] + M[S_PTOP])] = p
         M[S_PTOP] += 1
 
 
@@ -359,7 +367,7 @@ def _maybe_free_proc(M: Arena, p: Int) -> None:
 def _free_txn(M: Arena, x: Int) -> None:
     p = tg(M, x, T_PROC)
     ps(M, p, P_REFS, pg(M, p, P_REFS) - 1)
-    M[M[M_TF] + M[S_TTOP]] = x
+    M[_u(M[M_TF] + M[S_TTOP])] = x
     M[S_TTOP] += 1
     _maybe_free_proc(M, p)
 
@@ -368,23 +376,23 @@ def _free_txn(M: Arena, x: Int) -> None:
 def _close(M: Arena, p: Int, t: Int, outcome: Int, cause: Int, code: Int, exp: Int) -> None:
     o = M[M_PR] + M[S_PRF] * N_PR  # row-major: one record is N_PR consecutive values
     q = M[M_P] + p * N_P
-    M[o] = M[q + P_ID]
-    M[o + 1] = M[q + P_KIND]
-    M[o + 2] = M[q + P_TRIG]
-    M[o + 3] = M[q + P_R]
-    M[o + 4] = M[q + P_VIS]
-    M[o + 5] = M[q + P_MME]
-    M[o + 6] = M[q + P_START]
-    M[o + 7] = t
-    M[o + 8] = outcome
-    M[o + 9] = cause
-    M[o + 10] = code
-    M[o + 11] = exp
-    M[o + 12] = M[q + P_ATT]
-    M[o + 13] = M[q + P_STEERED]
-    M[o + 14] = M[q + P_RAT]
+    M[o] = M[_u(q + P_ID)]
+    M[_u(o + 1)] = M[_u(q + P_KIND)]
+    M[_u(o + 2)] = M[_u(q + P_TRIG)]
+    M[_u(o + 3)] = M[_u(q + P_R)]
+    M[_u(o + 4)] = M[_u(q + P_VIS)]
+    M[_u(o + 5)] = M[_u(q + P_MME)]
+    M[_u(o + 6)] = M[_u(q + P_START)]
+    M[_u(o + 7)] = t
+    M[_u(o + 8)] = outcome
+    M[_u(o + 9)] = cause
+    M[_u(o + 10)] = code
+    M[_u(o + 11)] = exp
+    M[_u(o + 12)] = M[_u(q + P_ATT)]
+    M[_u(o + 13)] = M[_u(q + P_STEERED)]
+    M[_u(o + 14)] = M[_u(q + P_RAT)]
     M[S_PRF] += 1
-    M[q + P_CLOSED] = 1
+    M[_u(q + P_CLOSED)] = 1
     _maybe_free_proc(M, p)
 
 
@@ -394,19 +402,19 @@ def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, resp
     M[S_NTXN] += 1
     tid = M[S_NTXN]
     M[S_TTOP] -= 1
-    x = M[M[M_TF] + M[S_TTOP]]
+    x = M[_u(M[M_TF] + M[S_TTOP])]
     o = M[M_T] + x * N_T
-    M[o + T_ID] = tid
-    M[o + T_E2E] = tid if e2e < 0 else e2e
-    M[o + T_PROC] = p
-    M[o + T_CMD] = cmd
-    M[o + T_PATH] = path
-    M[o + T_ORIG] = origin
-    M[o + T_RESP] = responder
-    M[o + T_TREQ] = t
-    M[o + T_RETRY] = retry
-    M[o + T_IFACE] = wv(M, W_IFACE, cmd)  # (MAP over Gr: the is_sgsn check is not needed for S6a)
-    M[o + T_FWD] = np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, rg(M, pg(M, p, P_R), R_COHORT)))
+    M[_u(o + T_ID)] = tid
+    M[_u(o + T_E2E)] = tid if e2e < 0 else e2e
+    M[_u(o + T_PROC)] = p
+    M[_u(o + T_CMD)] = cmd
+    M[_u(o + T_PATH)] = path
+    M[_u(o + T_ORIG)] = origin
+    M[_u(o + T_RESP)] = responder
+    M[_u(o + T_TREQ)] = t
+    M[_u(o + T_RETRY)] = retry
+    M[_u(o + T_IFACE)] = wv(M, W_IFACE, cmd)  # (MAP over Gr: the is_sgsn check is not needed for S6a)
+    M[_u(o + T_FWD)] = np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, rg(M, pg(M, p, P_R), R_COHORT)))
     ps(M, p, P_REFS, pg(M, p, P_REFS) + 1)
     return x
 
@@ -416,36 +424,36 @@ def _record_txn(M: Arena, x: Int, t_ans: Int, code: Int, exp: Int, timed_out: In
                 service: Int, resp_hops: Int, t_depart: Int) -> None:
     o = M[M_TX] + M[S_TXF] * N_TX  # row-major: one record is N_TX consecutive values
     q = M[M_T] + x * N_T
-    p = M[q + T_PROC]
-    M[o] = M[q + T_ID]
-    M[o + 1] = M[q + T_E2E]
-    M[o + 2] = pg(M, p, P_ID)
-    M[o + 3] = pg(M, p, P_R)
-    M[o + 4] = pg(M, p, P_VIS)
-    M[o + 5] = M[q + T_CMD]
-    M[o + 6] = M[q + T_PATH]
-    M[o + 7] = resp_hops
-    M[o + 8] = M[q + T_ORIG]
-    M[o + 9] = M[q + T_RESP]
-    M[o + 10] = M[q + T_TREQ]
-    M[o + 11] = M[q + T_FWD]
-    M[o + 12] = t_depart
-    M[o + 13] = t_ans
-    M[o + 14] = code
-    M[o + 15] = exp
-    M[o + 16] = timed_out
-    M[o + 17] = M[q + T_RETRY]
-    M[o + 18] = steering
-    M[o + 19] = wait
-    M[o + 20] = service
-    M[o + 21] = M[q + T_IFACE]
+    p = M[_u(q + T_PROC)]
+    M[o] = M[_u(q + T_ID)]
+    M[_u(o + 1)] = M[_u(q + T_E2E)]
+    M[_u(o + 2)] = pg(M, p, P_ID)
+    M[_u(o + 3)] = pg(M, p, P_R)
+    M[_u(o + 4)] = pg(M, p, P_VIS)
+    M[_u(o + 5)] = M[_u(q + T_CMD)]
+    M[_u(o + 6)] = M[_u(q + T_PATH)]
+    M[_u(o + 7)] = resp_hops
+    M[_u(o + 8)] = M[_u(q + T_ORIG)]
+    M[_u(o + 9)] = M[_u(q + T_RESP)]
+    M[_u(o + 10)] = M[_u(q + T_TREQ)]
+    M[_u(o + 11)] = M[_u(q + T_FWD)]
+    M[_u(o + 12)] = t_depart
+    M[_u(o + 13)] = t_ans
+    M[_u(o + 14)] = code
+    M[_u(o + 15)] = exp
+    M[_u(o + 16)] = timed_out
+    M[_u(o + 17)] = M[_u(q + T_RETRY)]
+    M[_u(o + 18)] = steering
+    M[_u(o + 19)] = wait
+    M[_u(o + 20)] = service
+    M[_u(o + 21)] = M[_u(q + T_IFACE)]
     M[S_TXF] += 1
 
 
 # ---- engine handlers (names as in roamsim.engine.core) -----------------------------------------------------
 @_tiny
 def _path_cum(M: Arena, path: Int, hop: Int) -> Int:
-    return M[M[W_PATH_CUM] + path * MAX_HOPS1 + hop]
+    return M[_u(M[W_PATH_CUM] + path * MAX_HOPS1 + hop)]
 
 
 @_jit
@@ -471,9 +479,9 @@ def _answer(M: Arena, F: Floats, x: Int, t_depart: Int, resp_hops: Int, code: In
 @_jit
 def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry: Int, e2e: Int) -> None:
     h = pg(M, p, P_HOME)
-    server = M[M[W_SERVER_OF] + cmd * M[W_N_OPS] + h]
+    server = M[_u(M[W_SERVER_OF] + cmd * M[W_N_OPS] + h)]
     n_elem = M[W_N_ELEM]
-    path = M[M[W_PATHID] + (origin * n_elem + server) * 2]
+    path = M[_u(M[W_PATHID] + (origin * n_elem + server) * 2)]
     if path < 0:
         unsupported(M, 1)  # a path the driver did not make
         return
@@ -487,7 +495,7 @@ def _home_request(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, target: Int) ->
     """A request answered by a node without queueing (folded, no event); returns the answer's arrival time."""
     origin = wv(M, W_OP_HSS, pg(M, p, P_HOME))  # HOME_FOR_KIND["mme"] == "hss"
     n_elem = M[W_N_ELEM]
-    path = M[M[W_PATHID] + (origin * n_elem + target) * 2 + 1]
+    path = M[_u(M[W_PATHID] + (origin * n_elem + target) * 2 + 1)]
     if path < 0:
         unsupported(M, 2)
         return t
@@ -515,33 +523,33 @@ def _admit(M: Arena, h: Int, t: Int, service: Int) -> Int:
     """roamsim.engine.queue.ServerQueue.admit: FIFO next-free time per server, finite waiting room."""
     qn = M[M_QN] + h * N_Q
     qf = M[M_QF] + h * M[C_QS]
-    nserv = M[qn + Q_SERVERS]
+    nserv = M[_u(qn + Q_SERVERS)]
     k = 0
     start = M[qf]
     for j in range(1, nserv):
-        if M[qf + j] < start:
-            start = M[qf + j]
+        if M[_u(qf + j)] < start:
+            start = M[_u(qf + j)]
             k = j
     if start > t:
         cap = M[C_QR]
         qr = M[M_QR] + h * cap
-        head, n = M[qn + Q_HEAD], M[qn + Q_N]
-        while n > 0 and M[qr + head] <= t:
+        head, n = M[_u(qn + Q_HEAD)], M[_u(qn + Q_N)]
+        while n > 0 and M[_u(qr + head)] <= t:
             head += 1
             if head == cap:
                 head = 0
             n -= 1
-        M[qn + Q_HEAD] = head
-        M[qn + Q_N] = n
-        if n >= M[qn + Q_LIMIT]:
+        M[_u(qn + Q_HEAD)] = head
+        M[_u(qn + Q_N)] = n
+        if n >= M[_u(qn + Q_LIMIT)]:
             return -1
-        M[qr + (head + n) % cap] = start
+        M[_u(qr + (head + n) % cap)] = start
         n += 1
-        M[qn + Q_N] = n
+        M[_u(qn + Q_N)] = n
         M[S_QMAX] = max(M[S_QMAX], n)
     else:
         start = t
-    M[qf + k] = start + service
+    M[_u(qf + k)] = start + service
     return start
 
 
@@ -561,7 +569,7 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
     c = rg(M, r, R_COHORT)
     cmd = tg(M, x, T_CMD)
     hops = wv(M, W_PATH_HOPS, tg(M, x, T_PATH))
-    err = F[M[MF_HSS_ERROR] + h]
+    err = F[_u(M[MF_HSS_ERROR] + h)]
     if err > 0.0 and _uniform(M, F, c) < err:
         u = _uniform(M, F, c)
         if u < 0.3:
@@ -584,7 +592,7 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
     code, exp = wv(M, W_SUCCESS, cmd), 0
     if cmd == ULR:
         v = pg(M, p, P_VIS)
-        if (M[M[W_AGREE] + h * M[W_N_OPS] + v] >> pg(M, p, P_RAT)) & 1 == 0:
+        if (M[_u(M[W_AGREE] + h * M[W_N_OPS] + v)] >> pg(M, p, P_RAT)) & 1 == 0:
             code, exp = RNA_DIA, 1
         else:
             old, old_rat = rg(M, r, R_HSS_MME), rg(M, r, R_HSS_RAT)
@@ -629,8 +637,8 @@ def _emm_cause(M: Arena, code: Int, exp: Int) -> Int:
     """dia.emm_cause_for (TS 29.272 Annex A): listed (code, experimental) pairs, else #42."""
     base = M[W_EMM]
     for j in range(M[W_N_EMM]):
-        if M[base + 3 * j] == code and M[base + 3 * j + 1] == exp:
-            return M[base + 3 * j + 2]
+        if M[_u(base + 3 * j)] == code and M[_u(base + 3 * j + 1)] == exp:
+            return M[_u(base + 3 * j + 2)]
     return 42
 
 
@@ -719,7 +727,7 @@ def _on_timeout(M: Arena, F: Floats, t: Int, x: Int) -> None:
 @_jit
 def _rat_on(M: Arena, r: Int, v: Int) -> Int:
     n_ops = M[W_N_OPS]
-    return M[M[W_RAT_TAB] + (rg(M, r, R_DEVICE) * n_ops + rg(M, r, R_HOME)) * n_ops + v]
+    return M[_u(M[W_RAT_TAB] + (rg(M, r, R_DEVICE) * n_ops + rg(M, r, R_HOME)) * n_ops + v)]
 
 
 @_tiny
@@ -734,16 +742,16 @@ def _x_add(M: Arena, r: Int, v: Int, kind: Int, until: Int) -> None:
     n = rg(M, r, R_NX)
     for j in range(n):
         e = b + j * N_XF
-        if M[e + X_OP] == v and M[e + X_KIND] == kind:
-            M[e + X_UNTIL] = until
+        if M[_u(e + X_OP)] == v and M[_u(e + X_KIND)] == kind:
+            M[_u(e + X_UNTIL)] = until
             return
     if n == N_X:
         unsupported(M, 9)  # more exclusions than slots: a side pool would take them
         return
     e = b + n * N_XF
-    M[e + X_OP] = v
-    M[e + X_KIND] = kind
-    M[e + X_UNTIL] = until
+    M[_u(e + X_OP)] = v
+    M[_u(e + X_KIND)] = kind
+    M[_u(e + X_UNTIL)] = until
     rs(M, r, R_NX, n + 1)
 
 
@@ -755,12 +763,12 @@ def _x_clear(M: Arena, r: Int, kind: Int) -> None:
     k = 0
     for j in range(n):
         e = b + j * N_XF
-        if M[e + X_KIND] != kind:
+        if M[_u(e + X_KIND)] != kind:
             if k != j:
                 f = b + k * N_XF
-                M[f + X_OP] = M[e + X_OP]
-                M[f + X_KIND] = M[e + X_KIND]
-                M[f + X_UNTIL] = M[e + X_UNTIL]
+                M[_u(f + X_OP)] = M[_u(e + X_OP)]
+                M[_u(f + X_KIND)] = M[_u(e + X_KIND)]
+                M[_u(f + X_UNTIL)] = M[_u(e + X_UNTIL)]
             k += 1
     rs(M, r, R_NX, k)
 
@@ -769,7 +777,7 @@ def _x_clear(M: Arena, r: Int, kind: Int) -> None:
 def _x_any(M: Arena, r: Int, kind: Int) -> bool:
     b = _x_base(M, r)
     for j in range(rg(M, r, R_NX)):
-        if M[b + j * N_XF + X_KIND] == kind:
+        if M[_u(b + j * N_XF + X_KIND)] == kind:
             return True
     return False
 
@@ -780,7 +788,7 @@ def _excluded(M: Arena, t: Int, r: Int, v: Int) -> bool:
     b = _x_base(M, r)
     for j in range(rg(M, r, R_NX)):
         e = b + j * N_XF
-        if M[e + X_OP] == v and (M[e + X_KIND] != XK_BARRED or M[e + X_UNTIL] > t):
+        if M[_u(e + X_OP)] == v and (M[_u(e + X_KIND)] != XK_BARRED or M[_u(e + X_UNTIL)] > t):
             return True
     return False
 
@@ -819,14 +827,14 @@ def _pick_network(M: Arena, F: Floats, t: Int, r: Int, avoid: Int) -> Int:
             if first < 0:
                 first = v
             last = v
-            total += F[share + v]
+            total += F[_u(share + v)]
     if n <= 1:
         return first
     xval = _uniform(M, F, rg(M, r, R_COHORT)) * total
     for j in range(wv(M, W_CPTR, country), wv(M, W_CPTR, country + 1)):
         v = wv(M, W_COPS, j)
         if v != avoid and not _excluded(M, t, r, v) and _rat_on(M, r, v) >= 0:
-            xval -= F[share + v]
+            xval -= F[_u(share + v)]
             if xval < 0.0:
                 return v
     return last
@@ -847,10 +855,10 @@ def _start_attach(M: Arena, F: Floats, t: Int, r: Int, v: Int, trig: Int) -> Non
     node: Int = -1
     if last >= 0 and wv(M, W_ELEM_OP, last) == v:
         for j in range(nn):
-            if M[base + j] == last:
+            if M[_u(base + j)] == last:
                 node = last
     if node < 0:
-        node = M[base + np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * nn)]
+        node = M[_u(base + np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * nn))]
     rs(M, r, R_MME, node)
     rs(M, r, R_STATE, SEARCHING)
     p = _new_proc(M, P_ATTACH, r, trig, v, node, t, rg(M, r, R_ATT) + 1, 0, rat)
@@ -896,7 +904,7 @@ def _on_mme_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
             cur_mme = rg(M, r, R_MME)
             new = -1
             for j in range(nn):  # [m for m in nodes if m != mme[r]][k]
-                m = M[base + j]
+                m = M[_u(base + j)]
                 if m != cur_mme:
                     if k == 0:
                         new = m
@@ -950,8 +958,8 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
         i = M[S_IEX]
         te = ev_t[i] if i < n_ex else END
         o = M[M_H]
-        if M[S_HN] > 0 and M[o + H_T] <= te:
-            t, kind, a, b, c = M[o + H_T], M[o + H_KIND], M[o + H_A], M[o + H_B], M[o + H_C]
+        if M[S_HN] > 0 and M[_u(o + H_T)] <= te:
+            t, kind, a, b, c = M[_u(o + H_T)], M[_u(o + H_KIND)], M[_u(o + H_A)], M[_u(o + H_B)], M[_u(o + H_C)]
             _pop(M)
             M[S_T] = t
             if kind == K_HSS:
