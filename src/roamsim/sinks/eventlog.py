@@ -172,17 +172,20 @@ def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _contiguous(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The columns as contiguous arrays when they are the columns, in order, of one row-major block (the compiled
+    """The columns as contiguous arrays when they are the consecutive columns of one row-major block (the compiled
     engine hands its records over so): one transposing copy, cheaper than a strided read in every pass below."""
     cols = list(c.values())
-    block = cols[0].base if cols else None
-    if (not isinstance(block, np.ndarray) or block.ndim != 2 or not block.flags.c_contiguous
-            or block.shape[1] != len(cols)):
+    if not cols:
         return c
-    item = block.itemsize
-    if any(v.base is not block or v.shape != block.shape[:1] or v.strides != (block.strides[0],)
-           or v.ctypes.data != block.ctypes.data + i * item for i, v in enumerate(cols)):
+    first = cols[0]
+    item, width = first.itemsize, len(cols)
+    if (first.ndim != 1 or first.strides != (width * item,) or first.base is None
+            or any(v.dtype != first.dtype or v.shape != first.shape or v.strides != first.strides
+                   or v.base is not first.base or v.ctypes.data != first.ctypes.data + i * item
+                   for i, v in enumerate(cols))):
         return c
+    block = np.lib.stride_tricks.as_strided(first, shape=(first.shape[0], width), strides=(width * item, item),
+                                            writeable=False)
     return dict(zip(c, np.ascontiguousarray(block.T), strict=True))
 
 

@@ -168,12 +168,15 @@ class CompiledEngine:
         QN[:, k.Q_SERVERS] = [op.hss.servers for op in s.operators]
         QN[:, k.Q_LIMIT] = [op.hss.queue_limit for op in s.operators]
         rows = self.batch + int(k.MARGIN)
+        self.records = {False: np.empty((rows, k.N_TX), np.int64), True: np.empty((rows, k.N_PR), np.int64)}
+        """The kernel's record buffers (transactions, procedures), row-major, outside ``M``: the kernel writes them
+        through their addresses (``M[A_TX]``, ``M[A_PR]``), so they must live as long as it may run."""
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
-            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((rows, k.N_TX), np.int64),
-            np.zeros((rows, k.N_PR), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
-            QN, np.zeros((n, k.N_X * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
+            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((n_ops, qs), np.int64),
+            np.zeros((n_ops, ring_cap), np.int64), QN, np.zeros((n, k.N_X * k.N_XF), np.int64),
+            np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
         M = self.M
         M[k.S_SEQ] = 1
         M[k.S_PTOP] = pool_cap
@@ -184,14 +187,15 @@ class CompiledEngine:
 
     # -- arena layout ---------------------------------------------------------------------------------------------
     def _build_M(self, R: np.ndarray, P: np.ndarray, PF: np.ndarray, T: np.ndarray, TF: np.ndarray, H: np.ndarray,
-                 TX: np.ndarray, PR: np.ndarray, QF: np.ndarray, QR: np.ndarray, QN: np.ndarray, X: np.ndarray,
-                 DP: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+                 QF: np.ndarray, QR: np.ndarray, QN: np.ndarray, X: np.ndarray, DP: np.ndarray,
+                 old: np.ndarray | None) -> np.ndarray:
         parts: list[tuple[Int, Any]] = [
             *self.w_parts, *self.f_slots,
-            (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H), (k.M_TX, TX), (k.M_PR, PR),
+            (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H),
             (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP),
-            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, TX.shape[0]), (k.C_QR, QR.shape[1]),
-            (k.C_QS, QF.shape[1])]
+            (k.A_TX, self.records[False].ctypes.data), (k.A_PR, self.records[True].ctypes.data),
+            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, self.records[False].shape[0]),
+            (k.C_QR, QR.shape[1]), (k.C_QS, QF.shape[1])]
         total = int(k.M_HEADER_END) + sum(a.size for _, a in parts if isinstance(a, np.ndarray))
         M = np.zeros(total, dtype=np.int64)
         pos = int(k.M_HEADER_END)
@@ -217,8 +221,7 @@ class CompiledEngine:
         return (self._section(k.M_R, self.size, k.N_R), self._section(k.M_P, cp, k.N_P),
                 self._section(k.M_PF, 1, cp)[0],
                 self._section(k.M_T, ct, k.N_T), self._section(k.M_TF, 1, ct)[0],
-                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, int(M[k.C_TX]), k.N_TX),
-                self._section(k.M_PR, int(M[k.C_TX]), k.N_PR), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
+                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
                 self._section(k.M_QR, n_ops, int(M[k.C_QR])), self._section(k.M_QN, n_ops, k.N_Q),
                 self._section(k.M_X, self.size, k.N_X * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
 
@@ -226,7 +229,7 @@ class CompiledEngine:
         """Lay ``M`` out again with the full sections doubled (pool slots keep their numbers; rings are unrolled)."""
         self.grows += 1
         M = self.M
-        R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP = self._sections()
+        R, P, PF, T, TF, H, QF, QR, QN, X, DP = self._sections()
         margin = int(k.MARGIN)
         if M[k.S_HN] + margin > M[k.C_H]:
             H = np.concatenate([H, np.zeros_like(H)])
@@ -252,7 +255,7 @@ class CompiledEngine:
                 ring[h, :n] = QR[h, (head + np.arange(n)) % cap]
                 QN[h, k.Q_HEAD] = 0
             QR = ring
-        self.M = self._build_M(R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, M)
+        self.M = self._build_M(R, P, PF, T, TF, H, QF, QR, QN, X, DP, M)
         for slot, top in tops.items():
             self.M[slot] = top
 
@@ -268,18 +271,20 @@ class CompiledEngine:
     def _flush(self, procedures: bool, n: int) -> None:
         """Hand the first ``n`` buffered rows (at most all) to the event log, as :class:`RecordBuffers` does."""
         M = self.M
-        cap = int(M[k.C_TX])
-        buf, fill = ((self._section(k.M_PR, cap, k.N_PR), k.S_PRF) if procedures
-                     else (self._section(k.M_TX, cap, k.N_TX), k.S_TXF))
+        fill = k.S_PRF if procedures else k.S_TXF
         f = int(M[fill])
         n = min(n, f)
         if n == 0:
             return
-        # row-major in the kernel (a record is one or two cache lines): one copy of the rows; the event log gets
-        # each column as a strided view of it and splits them on its writer thread
-        cols = buf[:n].copy().T
-        buf[:f - n] = buf[n:f]
+        # The full buffer goes to the event log as it is (each column a strided view of it; the event log splits
+        # them on its writer thread); the kernel goes on in a fresh one, with the rows past ``n``.
+        buf = self.records[procedures]
+        fresh = np.empty_like(buf)
+        fresh[:f - n] = buf[n:f]
+        self.records[procedures] = fresh
+        M[k.A_PR if procedures else k.A_TX] = fresh.ctypes.data
         M[fill] = f - n
+        cols = buf[:n].T
         if procedures:
             self.rec.procedures += n
             self.rec.sink.write_procedures(dict(zip(PROC_COLUMNS, cols, strict=True)))

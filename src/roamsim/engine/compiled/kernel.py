@@ -11,9 +11,10 @@ Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_at
 read side by side; the tests compare their Parquet output byte for byte.
 
 Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
-roamer rows, Proc/Txn pools with free stacks, the event heap, row-major record buffers, HSS queues, PLMN
-exclusions, draw positions) and every float in ``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are
-compiled without numba's reference counting (``_nrt=False``): no array is allocated in the kernel.
+roamer rows, Proc/Txn pools with free stacks, the event heap, HSS queues, PLMN exclusions, draw positions, and the
+addresses of the row-major record buffers, which live outside it) and every float in ``F`` (world floats, draw
+blocks). Helpers take (M, F, ...) and are compiled without numba's reference counting (``_nrt=False``): no array is
+allocated in the kernel.
 
 Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
 kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
@@ -88,6 +89,22 @@ _prefetch: Callable[[Arena, Int], None] = cast(Any, intrinsic(_prefetch_typing))
 """A hint to load the cache line of ``M[i]`` (the CPU's prefetch instruction: no fault, no result)."""
 
 
+def _poke_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    address, i, v = args
+    i64 = ir.IntType(64)
+    builder.store(v, builder.gep(builder.inttoptr(address, i64.as_pointer()), [i]))
+    return context.get_dummy_value()
+
+
+def _poke_typing(typingctx: Any, address: Any, i: Any, v: Any) -> Any:
+    return types.void(types.int64, types.int64, types.int64), _poke_codegen
+
+
+_poke: Callable[[Int, Int, Int], None] = cast(Any, intrinsic(_poke_typing))
+"""Store int64 ``v`` at index ``i`` of the int64 buffer at ``address``: the record buffers live outside ``M``, so
+the driver hands a full one to the event log as it is (no copy) and gives the kernel a fresh one."""
+
+
 # ---- constants frozen into the kernel (module globals are compile-time constants for numba) ------------
 BLOCK = np.int64(8192)
 END = np.int64(1 << 62)
@@ -120,7 +137,7 @@ ST_DONE, ST_FLUSH, ST_PROGRESS, ST_GROW, ST_UNSUPPORTED, ST_STOP = _i64(range(6)
  W_N_OPS, W_N_ELEM, W_MAX_NODES, W_RETRANS, W_NAS_DELAY, W_WINDOW, W_HEADER) = _i64(range(34))
 
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
-(M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets
+(M_R, M_P, M_PF, M_T, M_TF, M_H, A_TX, A_PR, M_QF, M_QR, M_QN, M_X, M_DP,  # section offsets (A_: addresses)
  MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
  C_P, C_T, C_H, C_TX, C_QR, C_QS,  # capacities (pool rows, heap rows, record rows, ring, servers per queue)
  S_IEX, S_SEQ, S_NTXN, S_NPROC, S_EVENTS, S_HN, S_TXF, S_PRF, S_PTOP, S_TTOP, S_NEXTREP, S_STATUS,
@@ -374,23 +391,24 @@ def _free_txn(M: Arena, x: Int) -> None:
 
 @_jit
 def _close(M: Arena, p: Int, t: Int, outcome: Int, cause: Int, code: Int, exp: Int) -> None:
-    o = M[M_PR] + M[S_PRF] * N_PR  # row-major: one record is N_PR consecutive values
+    a = M[A_PR]  # the procedure record buffer: row-major, one record is N_PR consecutive values
+    o = M[S_PRF] * N_PR
     q = M[M_P] + p * N_P
-    M[o] = M[_u(q + P_ID)]
-    M[_u(o + 1)] = M[_u(q + P_KIND)]
-    M[_u(o + 2)] = M[_u(q + P_TRIG)]
-    M[_u(o + 3)] = M[_u(q + P_R)]
-    M[_u(o + 4)] = M[_u(q + P_VIS)]
-    M[_u(o + 5)] = M[_u(q + P_MME)]
-    M[_u(o + 6)] = M[_u(q + P_START)]
-    M[_u(o + 7)] = t
-    M[_u(o + 8)] = outcome
-    M[_u(o + 9)] = cause
-    M[_u(o + 10)] = code
-    M[_u(o + 11)] = exp
-    M[_u(o + 12)] = M[_u(q + P_ATT)]
-    M[_u(o + 13)] = M[_u(q + P_STEERED)]
-    M[_u(o + 14)] = M[_u(q + P_RAT)]
+    _poke(a, o, M[_u(q + P_ID)])
+    _poke(a, o + 1, M[_u(q + P_KIND)])
+    _poke(a, o + 2, M[_u(q + P_TRIG)])
+    _poke(a, o + 3, M[_u(q + P_R)])
+    _poke(a, o + 4, M[_u(q + P_VIS)])
+    _poke(a, o + 5, M[_u(q + P_MME)])
+    _poke(a, o + 6, M[_u(q + P_START)])
+    _poke(a, o + 7, t)
+    _poke(a, o + 8, outcome)
+    _poke(a, o + 9, cause)
+    _poke(a, o + 10, code)
+    _poke(a, o + 11, exp)
+    _poke(a, o + 12, M[_u(q + P_ATT)])
+    _poke(a, o + 13, M[_u(q + P_STEERED)])
+    _poke(a, o + 14, M[_u(q + P_RAT)])
     M[S_PRF] += 1
     M[_u(q + P_CLOSED)] = 1
     _maybe_free_proc(M, p)
@@ -422,31 +440,32 @@ def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, resp
 @_jit
 def _record_txn(M: Arena, x: Int, t_ans: Int, code: Int, exp: Int, timed_out: Int, steering: Int, wait: Int,
                 service: Int, resp_hops: Int, t_depart: Int) -> None:
-    o = M[M_TX] + M[S_TXF] * N_TX  # row-major: one record is N_TX consecutive values
+    a = M[A_TX]  # the transaction record buffer: row-major, one record is N_TX consecutive values
+    o = M[S_TXF] * N_TX
     q = M[M_T] + x * N_T
     p = M[_u(q + T_PROC)]
-    M[o] = M[_u(q + T_ID)]
-    M[_u(o + 1)] = M[_u(q + T_E2E)]
-    M[_u(o + 2)] = pg(M, p, P_ID)
-    M[_u(o + 3)] = pg(M, p, P_R)
-    M[_u(o + 4)] = pg(M, p, P_VIS)
-    M[_u(o + 5)] = M[_u(q + T_CMD)]
-    M[_u(o + 6)] = M[_u(q + T_PATH)]
-    M[_u(o + 7)] = resp_hops
-    M[_u(o + 8)] = M[_u(q + T_ORIG)]
-    M[_u(o + 9)] = M[_u(q + T_RESP)]
-    M[_u(o + 10)] = M[_u(q + T_TREQ)]
-    M[_u(o + 11)] = M[_u(q + T_FWD)]
-    M[_u(o + 12)] = t_depart
-    M[_u(o + 13)] = t_ans
-    M[_u(o + 14)] = code
-    M[_u(o + 15)] = exp
-    M[_u(o + 16)] = timed_out
-    M[_u(o + 17)] = M[_u(q + T_RETRY)]
-    M[_u(o + 18)] = steering
-    M[_u(o + 19)] = wait
-    M[_u(o + 20)] = service
-    M[_u(o + 21)] = M[_u(q + T_IFACE)]
+    _poke(a, o, M[_u(q + T_ID)])
+    _poke(a, o + 1, M[_u(q + T_E2E)])
+    _poke(a, o + 2, pg(M, p, P_ID))
+    _poke(a, o + 3, pg(M, p, P_R))
+    _poke(a, o + 4, pg(M, p, P_VIS))
+    _poke(a, o + 5, M[_u(q + T_CMD)])
+    _poke(a, o + 6, M[_u(q + T_PATH)])
+    _poke(a, o + 7, resp_hops)
+    _poke(a, o + 8, M[_u(q + T_ORIG)])
+    _poke(a, o + 9, M[_u(q + T_RESP)])
+    _poke(a, o + 10, M[_u(q + T_TREQ)])
+    _poke(a, o + 11, M[_u(q + T_FWD)])
+    _poke(a, o + 12, t_depart)
+    _poke(a, o + 13, t_ans)
+    _poke(a, o + 14, code)
+    _poke(a, o + 15, exp)
+    _poke(a, o + 16, timed_out)
+    _poke(a, o + 17, M[_u(q + T_RETRY)])
+    _poke(a, o + 18, steering)
+    _poke(a, o + 19, wait)
+    _poke(a, o + 20, service)
+    _poke(a, o + 21, M[_u(q + T_IFACE)])
     M[S_TXF] += 1
 
 
