@@ -195,32 +195,38 @@ def _u(i: Int) -> np.uint64:
 
 
 @_jit
+def _next_block(M: Arena, s: Int) -> None:
+    """Draw stream ``s``'s next block into ``F`` (in Python, the same NumPy calls), when the Python engine would."""
+    run = M[S_RUN]
+    with objmode():
+        _refill(int(run), int(s))
+
+
+@_tiny
 def _draw(M: Arena, F: Floats, s: Int) -> float:
-    """Next value of draw stream ``s``; its next block is drawn (in Python, same NumPy calls) only when needed."""
-    dp = M[M_DP] + s
+    """Next value of draw stream ``s`` (inlined: the rare block refill is the call)."""
+    dp = _u(M[M_DP] + s)
     pos = M[dp]
     if pos >= BLOCK:
-        run = M[S_RUN]
-        with objmode():
-            _refill(int(run), int(s))
+        _next_block(M, s)
         pos = 0
     M[dp] = pos + 1
     return F[_u(M[MF_D] + s * BLOCK + pos)]
 
 
-@_jit
+@_tiny
 def _uniform(M: Arena, F: Floats, c: Int) -> float:
     return _draw(M, F, 3 * c)
 
 
-@_jit
+@_tiny
 def _jitter(M: Arena, F: Floats, c: Int) -> float:
     if F[0] == 0.0:  # jitter sigma 0: roamsim's _one(), no draw
         return 1.0
     return _draw(M, F, 3 * c + 1)
 
 
-@_jit
+@_tiny
 def _service(M: Arena, F: Floats, c: Int) -> float:
     fixed = F[_u(M[MF_FIXED] + c)]
     if fixed >= 0.0:  # "fixed" distribution: no draw
