@@ -19,7 +19,9 @@ engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
 ``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
 them, in order, to the writer thread, so building, writing and the engine overlap on both cores; the queue is
-then bounded by the bytes it holds (``max_pending_bytes``), not by a batch count.
+then bounded by the bytes it holds (``max_pending_bytes``), not by a batch count. Its record columns arrive as
+strided views of its row-major buffers; the builder thread makes the transaction columns contiguous
+(:func:`_contiguous`) before its many passes over them.
 """
 
 from __future__ import annotations
