@@ -323,10 +323,11 @@ def wv(M: Arena, slot: Int, i: Int) -> Int:
 
 @_tiny
 def _prefetch_roamer(M: Arena, r: Int) -> None:
-    """Start loading roamer ``r``'s row (a few events before it is needed: rows are touched in random order)."""
+    """Start loading roamer ``r``'s row (a few events before it is needed: rows are touched in random order): every
+    64-byte line of it (N_R values span up to N_R // 8 + 1 lines)."""
     o = M[M_R] + r * N_R
-    _prefetch(M, o)
-    _prefetch(M, o + 8)
+    for j in range(0, N_R, 8):
+        _prefetch(M, o + j)
     _prefetch(M, o + N_R - 1)
 
 
