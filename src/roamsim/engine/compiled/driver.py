@@ -347,7 +347,7 @@ class CompiledEngine:
         if n == 0:
             return
         # The full buffer goes to the event log as it is (each column a strided view of it; the event log splits
-        # them on its writer thread); the kernel goes on in a fresh one, with the rows past ``n``.
+        # them on its builder thread); the kernel goes on in a fresh one, with the rows past ``n``.
         buf = self.records[kind]
         fresh = np.empty_like(buf)
         fresh[:f - n] = buf[n:f]
