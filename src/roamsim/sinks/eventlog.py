@@ -207,10 +207,15 @@ BACKGROUND_NICE = 5
 
 
 def _yield_to_the_engine() -> None:
-    """Lower this thread's scheduling priority (Linux, where nice is per thread), so a compiled engine keeps its
-    core: reference model at 100k, engine phase 0.39–0.40 s → 0.30 s (benchmarks/reference_model.py)."""
+    """Lower this thread's scheduling priority and keep it off the first CPU (Linux, where both are per thread),
+    so a compiled engine keeps a core of its own: reference model at 100k, SimPy ÷ engine phase 20–53× in six
+    runs with neither, 30–37× in three with both (benchmarks/reference_model.py); the 1M example, which the
+    event log's threads bound, 47.6 s → 51.8 s (one run each, within this machine's noise)."""
     if sys.platform == "linux":
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            os.sched_setaffinity(threading.get_native_id(), cpus[1:])
 
 
 def _nbytes(c: dict[str, np.ndarray]) -> int:
