@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 from roamsim import simulate
-from roamsim.api import KPIS, Progress
+from roamsim.api import KPIS, Progress, RunSummary
 from roamsim.cli.main import cli
 from roamsim.engine.compiled import NotCovered, unsupported
 from roamsim.population.build import build_population
@@ -47,7 +47,7 @@ def s6a_scenario(roamers: int = 1200, **kw: Any) -> Scenario:
 
 def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, jitter: float = 0.0,
              service: dict[str, Any] | None = None, window: str = "6h", timeout: str = "3s",
-             servers: int = 1, steering: bool = False, activity: dict[str, Any] | None = None,
+             servers: int = 1, activity: dict[str, Any] | None = None,
              stay: Any = "30d", itineraries: bool = False, usage: dict[str, Any] | None = None,
              welcome: bool = False, breakout: bool = False) -> dict[str, Any]:
     """Homes in Europe, two visited networks in Spain (weighted choice) and one in the US; MME changes only,
@@ -91,8 +91,6 @@ def s6a_data(roamers: int = 1200, *, errors: float = 0.0, limit: int = 10_000, j
         "operators": ops, "ipx": {"jitter": jitter}, "agreements": agreements, "cohorts": cohorts,
         "diameter": {"answer_timeout": timeout}, "ue": {"nas_delay": "50ms"},
     }
-    if steering:
-        data["steering"] = [{"home": "h-gb", "country": "ES", "preferred": ["v-es2"]}]
     return data
 
 
@@ -109,18 +107,25 @@ def _bytes(run: Path) -> dict[str, bytes]:
     return {n: (run / n).read_bytes() for n in [*(f"{f}.parquet" for f in FILES), KPIS]}
 
 
+def _both_engines(s: Scenario, tmp_path: Path, engine: str = "compiled") -> tuple[RunSummary, RunSummary]:
+    """Run ``s`` with the Python engine into ``tmp_path/python`` and with ``engine`` (compiled, or auto picking the
+    compiled one) into ``tmp_path/<engine>``; the compiled engine ran, with the same counts and the same bytes."""
+    py = simulate(s, tmp_path / "python", engine="python")
+    nb = simulate(s, tmp_path / engine, engine=engine)  # type: ignore[arg-type]
+    assert json.loads((tmp_path / engine / "manifest.json").read_text())["engine"] == "compiled"
+    assert py.counts == nb.counts
+    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / engine)
+    assert [n for n in a if a[n] != b[n]] == []
+    return py, nb
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_same_bytes_as_the_python_engine(tmp_path: Path, case: str) -> None:
     s = s6a_scenario(**CASES[case])
     assert unsupported(s, compile_world(s), build_population(s, compile_world(s), seed=s.seed)) is None
-    py = simulate(s, tmp_path / "python", engine="python")
-    nb = simulate(s, tmp_path / "compiled", engine="compiled")
-    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
+    py, _ = _both_engines(s, tmp_path)
     assert json.loads((tmp_path / "python" / "manifest.json").read_text())["engine"] == "python"
-    assert py.counts == nb.counts
     assert py.counts["transactions"] > 1000
-    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
-    assert [n for n in a if a[n] != b[n]] == []
     if case != "plain":  # the rare paths were really taken
         tx = pq.read_table(tmp_path / "compiled" / "transactions.parquet").to_pydict()
         assert sum(tx["timed_out"]) > 0 and sum(tx["retransmission"]) > 0
@@ -152,12 +157,7 @@ def test_stay_events_give_the_same_bytes(tmp_path: Path, case: str) -> None:
     s = s6a_scenario(**STAY_CASES[case])
     world = compile_world(s)
     assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
-    py = simulate(s, tmp_path / "python", engine="python")
-    nb = simulate(s, tmp_path / "compiled", engine="compiled")
-    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
-    assert py.counts == nb.counts
-    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
-    assert [n for n in a if a[n] != b[n]] == []
+    _both_engines(s, tmp_path)
     pr = pq.read_table(tmp_path / "compiled" / "procedures.parquet").to_pydict()
     seen = Counter(zip(pr["type"], pr["trigger"], pr["outcome"], strict=True))
     types = Counter(pr["type"])
@@ -213,12 +213,7 @@ def test_steering_gives_the_same_bytes(tmp_path: Path) -> None:
     s = scenario_from_data(steered_data(), "<steering>")
     world = compile_world(s)
     assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
-    py = simulate(s, tmp_path / "python", engine="python")
-    nb = simulate(s, tmp_path / "compiled", engine="compiled")
-    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
-    assert py.counts == nb.counts
-    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
-    assert [n for n in a if a[n] != b[n]] == []
+    _both_engines(s, tmp_path)
     tx = pq.read_table(tmp_path / "compiled" / "transactions.parquet").to_pydict()
     rejects: dict[str, Counter[int]] = {"214": Counter(), "268": Counter(), "310": Counter()}
     for imsi, plmn, st in zip(tx["imsi"], tx["visited_plmn"], tx["steering_reject"], strict=True):
@@ -452,12 +447,7 @@ def test_usage_gives_the_same_bytes(tmp_path: Path, case: str) -> None:
     s = s6a_scenario(**kw)
     world = compile_world(s)
     assert unsupported(s, world, build_population(s, world, seed=s.seed)) is None
-    py = simulate(s, tmp_path / "python", engine="python")
-    nb = simulate(s, tmp_path / "compiled", engine="compiled")
-    assert json.loads((tmp_path / "compiled" / "manifest.json").read_text())["engine"] == "compiled"
-    assert py.counts == nb.counts
-    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "compiled")
-    assert [n for n in a if a[n] != b[n]] == []
+    _, nb = _both_engines(s, tmp_path)
     pr = pq.read_table(tmp_path / "compiled" / "procedures.parquet").to_pydict()
     seen = Counter(zip(pr["type"], pr["trigger"], pr["outcome"], strict=True))
     types = Counter(pr["type"])
@@ -492,12 +482,8 @@ def test_a_scenario_with_default_usage_on_4g_runs_compiled(tmp_path: Path) -> No
     data = s6a_data(3000, window="12h", usage={}, welcome=True, breakout=True)
     s = scenario_from_data(data, "<default usage>")
     assert s.cohorts[0].usage.sessions_per_day == 2 and s.operators[0].welcome_sms
-    py = simulate(s, tmp_path / "python", engine="python")
-    nb = simulate(s, tmp_path / "auto")
-    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["engine"] == "compiled"
-    assert py.counts == nb.counts and nb.counts["sessions"] > 100
-    a, b = _bytes(tmp_path / "python"), _bytes(tmp_path / "auto")
-    assert [n for n in a if a[n] != b[n]] == []
+    _, nb = _both_engines(s, tmp_path, engine="auto")
+    assert nb.counts["sessions"] > 100
     types = Counter(pq.read_table(tmp_path / "auto" / "procedures.parquet", columns=["type"]).column(0).to_pylist())
     assert types["session_create"] > 100 and types["sms_mt"] > 100 and types["sms_mo"] > 50, types
 
