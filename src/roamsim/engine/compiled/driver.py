@@ -266,7 +266,7 @@ class CompiledEngine:
             (k.M_R, R), (k.M_P, P), (k.M_PF, PF), (k.M_T, T), (k.M_TF, TF), (k.M_H, H),
             (k.M_QF, QF), (k.M_QR, QR), (k.M_QN, QN), (k.M_X, X), (k.M_DP, DP),
             *((address, self.records[kind].ctypes.data) for kind, (_, _, address, _) in _BUFFERS.items()),
-            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]), (k.C_TX, self.records[TXN].shape[0]),
+            (k.C_P, P.shape[0]), (k.C_T, T.shape[0]), (k.C_H, H.shape[0]),
             (k.C_QR, QR.shape[1]), (k.C_QS, QF.shape[1])]
         total = int(k.M_HEADER_END) + sum(a.size for _, a in parts if isinstance(a, np.ndarray))
         M = np.zeros(total, dtype=np.int64)

@@ -185,9 +185,9 @@ OU_SGW, OU_PGW, OU_SMSC, OU_HLR, N_OU = _i64(range(5))
 # ---- M arena, part 2: the state's header slots (offsets, capacities, scalars), after the world's ---------------------
 (M_R, M_P, M_PF, M_T, M_TF, M_H, A_TX, A_PR, M_QF, M_QR, M_QN, M_X, M_DP, A_SE,  # section offsets (A_: addresses)
  MF_SHARE, MF_HSS_ERROR, MF_FIXED, MF_D, MF_UPLINK,  # offsets of sections of F (the float arena; F[0] = jitter sigma)
- C_P, C_T, C_H, C_TX, C_QR, C_QS,  # capacities (pool rows, heap rows, record rows, ring, servers per queue)
+ C_P, C_T, C_H, C_QR, C_QS,  # capacities (pool rows, heap rows, ring, servers per queue)
  S_IEX, S_SEQ, S_NTXN, S_NPROC, S_EVENTS, S_HN, S_TXF, S_PRF, S_PTOP, S_TTOP, S_NEXTREP, S_STATUS,
- S_ARG, S_T, S_QMAX, S_STOP, S_RUN, S_SEF, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 44))
+ S_ARG, S_T, S_QMAX, S_STOP, S_RUN, S_SEF, M_HEADER_END) = _i64(range(W_HEADER, W_HEADER + 43))
 # roamer row
 (R_STATE, R_COUNTRY, R_NET, R_MME, R_RAT, R_RPLMN, R_ATT, R_CUR, R_EPOCH, R_HSS_MME, R_HSS_RAT, R_CTX,
  R_HOME, R_COHORT, R_DEVICE, R_RETRY_NET, R_NX, R_OFF_CYCLE,
