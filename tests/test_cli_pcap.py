@@ -33,8 +33,11 @@ def test_run_with_pcap_writes_a_clean_capture_listed_in_the_manifest(run_dir: Pa
 
 
 def test_pcap_for_one_imsi_holds_exactly_that_roamers_messages(run_dir: Path, tmp_path: Path) -> None:
-    msgs = pq.read_table(run_dir / "messages.parquet", columns=["imsi", "origin", "destination"])
-    imsi = int(msgs["imsi"][0].as_py())
+    msgs = pq.read_table(run_dir / "messages.parquet", columns=["imsi", "protocol"])
+    by_imsi: dict[int, set[str]] = {}
+    for i, proto in zip(msgs["imsi"].to_pylist(), msgs["protocol"].cast("string").to_pylist(), strict=True):
+        by_imsi.setdefault(i, set()).add(proto)
+    imsi = next(i for i, kinds in by_imsi.items() if "diameter" in kinds and len(kinds) > 1)  # a 4G roamer with SMS
     out = tmp_path / "one.pcapng"
     res = CliRunner().invoke(cli, ["pcap", str(run_dir), "--imsi", str(imsi), "--capture-point", "all",
                                    "-o", str(out)])

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from roamsim import simulate
 from roamsim.api import KPIS, Progress, RunSummary
 from roamsim.cli.main import cli
-from roamsim.engine.compiled import NotCovered, unsupported
+from roamsim.engine.compiled import NotCovered, driver, unsupported
 from roamsim.population.build import build_population
 from roamsim.records.buffers import RecordBuffers
 from roamsim.scenario import load_scenario, scenario_from_data
@@ -328,8 +328,9 @@ def test_the_cli_refuses_compiled_for_an_uncovered_scenario(tmp_path: Path) -> N
     assert "Traceback" not in res.output
 
 
-def test_an_interrupted_compiled_run_is_partial_and_readable(tmp_path: Path) -> None:
+def test_an_interrupted_compiled_run_is_partial_and_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = s6a_scenario(6000, window="1d")
+    monkeypatch.setattr(driver, "PROGRESS_EVERY", 200_000)  # a report (and the interruption) before the end
     reports: list[Progress] = []
 
     def progress(p: Progress) -> None:
@@ -354,13 +355,13 @@ def test_ctrl_c_stops_the_kernel_between_events(tmp_path: Path) -> None:
         import os, signal, sys
         from roamsim.cli.main import main
         from roamsim.engine.compiled.driver import CompiledEngine
-        real = CompiledEngine._refill
-        def refill(self, stream):  # the kernel is drawing: it is running; interrupt it once, a little later
-            real(self, stream)
-            if stream == 0 and not getattr(self, "_sent", False) and self.events > 100_000:
+        real = CompiledEngine._draw_ahead
+        def draw_ahead(self):  # between two slices of the kernel's run: interrupt it once, a little after the start
+            real(self)
+            if not getattr(self, "_sent", False) and self.events > 100_000:
                 self._sent = True
                 os.kill(os.getpid(), signal.SIGINT)
-        CompiledEngine._refill = refill
+        CompiledEngine._draw_ahead = draw_ahead
         sys.argv = ["roamsim", "run", {str(scenario)!r}, "-o", {str(tmp_path / "run")!r}, "--engine", "compiled"]
         main()
     """)

@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from roamsim.engine.draws import engine_generators, jitter_block, service_block, uniform_block
+from roamsim.scenario.distributions import parse_distribution
+from roamsim.scenario.units import DURATION_HELP, parse_duration
 from runkit import FILES, read, run
 
 ACTIVE: dict[str, Any] = {
@@ -171,3 +176,27 @@ def test_output_does_not_depend_on_how_exogenous_events_are_chunked(
     monkeypatch.setattr(Engine, "exogenous_chunk", 97)
     run(BASE, tmp_path / "chunked")
     assert _bytes(tmp_path / "chunked") == _bytes(first)
+
+
+
+DISTRIBUTIONS = ({"exponential": {"mean": "2ms"}}, {"lognormal": {"median": "5ms", "p99": "150ms"}},
+                 {"uniform": {"low": "1ms", "high": "9ms"}})
+TOTAL = 20_000
+
+
+@settings(max_examples=40, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=6), which=st.integers(0, 4))
+def test_a_draw_stream_gives_the_same_values_however_its_blocks_are_cut(cuts: list[int], which: int) -> None:
+    """The compiled engine draws blocks ahead of use and the Python engine 8192 at a time (roamsim.engine.draws): a
+    stream's values must not depend on where its blocks start, and drawing from one stream must leave the others."""
+    makers = [uniform_block, jitter_block(0.3),
+              *(service_block(parse_distribution(d, parse_duration, DURATION_HELP)) for d in DISTRIBUTIONS)]
+    make = makers[which]
+    seq = np.random.SeedSequence(20270703, spawn_key=(1, 2))
+    whole = make(engine_generators(seq)[2], TOTAL)
+    gens = engine_generators(seq)
+    parts = []
+    for n in [*cuts, TOTAL - sum(cuts)]:
+        gens[0].random(n % 97)  # another stream of the cohort draws meanwhile
+        parts.append(make(gens[2], n))
+    np.testing.assert_array_equal(np.concatenate(parts), whole)

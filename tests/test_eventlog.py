@@ -148,7 +148,7 @@ def test_record_buffers_flush_full_batches_as_int64_columns() -> None:
             batches.append(("sessions", cols))
 
     rec = RecordBuffers(Keep(), batch=2)
-    draws = Draws(np.random.default_rng(0), 0.0)
+    draws = Draws(np.random.SeedSequence(0), 0.0)
     procs = [Proc(10 + i, 1, 100 + i, 2, 3, 40 + i, 1_000 * i, 1, True, 0, draws) for i in range(3)]
     for i, p in enumerate(procs):
         txn = Txn(7 * i, 5 * i, p, 4, 6, 8, 9, 2**40 + i, i % 2, 11, 1)

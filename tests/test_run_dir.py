@@ -11,6 +11,7 @@ import pytest
 
 from roamsim import simulate
 from roamsim.api import Progress, RunDirError
+from roamsim.engine.compiled import driver
 from runkit import FILES, read, run, scenario
 
 
@@ -49,7 +50,8 @@ def _interrupt_after_first_report(run_dir: Path, data: dict[str, Any]) -> list[P
     return reports
 
 
-def test_an_interrupted_run_is_partial_and_readable(tmp_path: Path) -> None:
+def test_an_interrupted_run_is_partial_and_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver, "PROGRESS_EVERY", 200_000)  # the compiled engine (auto) reports as the Python one
     out = tmp_path / "run"
     data = _scenario("interrupted", 20_000)
     reports = _interrupt_after_first_report(out, data)

@@ -234,7 +234,8 @@ def simulate(
         "seed": run_seed,
         "scale": scale,
         "rng": {
-            "generator": "numpy PCG64 via SeedSequence(entropy=seed, spawn_key=(crc32(cohort name), stream))",
+            "generator": "numpy PCG64 via SeedSequence(entropy=seed, spawn_key=(crc32(cohort name), stream)); the "
+                         "engine stream's children 0, 1, 2 draw uniforms, IPX jitter and service times",
             "streams": {
                 c.name: {"population": list(cohort_seed(run_seed, c.name, STREAM_POPULATION).spawn_key),
                          "engine": list(cohort_seed(run_seed, c.name, STREAM_ENGINE).spawn_key)}

@@ -33,13 +33,10 @@ HTTP → 5GMM (:mod:`roamsim.catalogue.commands`).
 
 from __future__ import annotations
 
-import gc
 import heapq
 from collections.abc import Callable
 from heapq import heappush
 from itertools import count
-
-import numpy as np
 
 from roamsim.catalogue import commands as cat
 from roamsim.catalogue import diameter as dia
@@ -111,6 +108,7 @@ from roamsim.engine.base import (
     Proc,
     Txn,
     _service_sampler,
+    gc_paused,
 )
 from roamsim.engine.draws import Draws
 from roamsim.engine.queue import ServerQueue
@@ -140,11 +138,11 @@ class Engine:
         self.device: list[int] = (population.device.tolist() if population.device is not None else [R4G] * n)
         self.session_bytes = population.session_bytes
         self.uplink = [c.usage.uplink_share for c in s.cohorts]
-        self.draws = [Draws(np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE)), world.jitter_sigma)
+        self.draws = [Draws(cohort_seed(seed, c.name, pop.STREAM_ENGINE), world.jitter_sigma)
                       for c in s.cohorts]
         self.queues = [ServerQueue(op.hss.servers, op.hss.queue_limit) for op in s.operators]
         self.hss_error = [op.hss.transient_errors for op in s.operators]
-        self.service = [[_service_sampler(op.hss.service, d.rng) for d in self.draws] for op in s.operators]
+        self.service = [[_service_sampler(op.hss.service, d.service_rng) for d in self.draws] for op in s.operators]
         self.welcome = [op.welcome_sms for op in s.operators]
 
         self.timeouts = {cat.DIAMETER: s.diameter.answer_timeout, cat.MAP: s.timeouts.map, cat.SBI: s.timeouts.sbi,
@@ -213,19 +211,10 @@ class Engine:
         heappush(self.heap, (t, next(self.seq), kind, obj))
 
     def run(self, progress: Callable[[int, int], None] | None = None, every: int = 200_000) -> None:
-        """Process every event up to the window end, then drain requests in flight.
-
-        The cyclic garbage collector is paused meanwhile: the engine's records
-        form no reference cycles, and scanning millions of young objects costs
-        a measurable share of the run.
-        """
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Process every event up to the window end, then drain requests in flight (the cyclic garbage collector
+        paused: :func:`roamsim.engine.base.gc_paused`)."""
+        with gc_paused():
             self._run(progress, every)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def _run(self, progress: Callable[[int, int], None] | None, every: int) -> None:
         p = self.p

@@ -29,7 +29,7 @@ from roamsim.catalogue import diameter as dia
 from roamsim.engine import base as B
 from roamsim.engine.compiled import NotCovered, exclusion_slots, unsupported
 from roamsim.engine.compiled import kernel as k
-from roamsim.engine.draws import jitter_block, service_block, uniform_block
+from roamsim.engine.draws import engine_generators, jitter_block, service_block, uniform_block
 from roamsim.population import build as pop
 from roamsim.population.build import Population, cohort_seed
 from roamsim.records.buffers import PROC_COLUMNS, SESSION_COLUMNS, TXN_COLUMNS, RecordBuffers
@@ -38,6 +38,9 @@ from roamsim.world.model import MAX_HOPS, World
 
 _STATUS = ("done", "flush", "progress", "grow", "unsupported", "stop")
 _RUN_KEYS = count(1)
+PROGRESS_EVERY = 2_000_000
+"""Events between two progress reports: about half a second of the kernel (the Python engine reports every 200,000
+events, about a second of its own). Each report is a return to Python, which waits for the GIL."""
 REFILL_SWITCH_S = 0.0005
 """The interpreter's switch interval while the kernel runs (seconds)."""
 Int = k.Int
@@ -215,9 +218,14 @@ class CompiledEngine:
         # -- draw streams: per cohort uniform, jitter and service blocks from the cohort's engine Generator, made by
         #    the functions the Python engine draws with (roamsim.engine.draws), in the order they are consumed
         self.streams: list[tuple[np.random.Generator, Callable[[np.random.Generator, int], np.ndarray]]] = []
+        self.live: list[int] = []
+        """The streams the kernel draws from (no jitter draws at sigma 0, no service draws for a fixed time)."""
         for c, d in zip(s.cohorts, services, strict=True):
-            rng = np.random.default_rng(cohort_seed(seed, c.name, pop.STREAM_ENGINE))
-            self.streams += [(rng, uniform_block), (rng, jitter_block(world.jitter_sigma)), (rng, service_block(d))]
+            uniform, jitter, service = engine_generators(cohort_seed(seed, c.name, pop.STREAM_ENGINE))
+            i = len(self.streams)
+            self.live += [i, *([i + 1] if world.jitter_sigma > 0 else []), *([i + 2] if d.kind != "fixed" else [])]
+            self.streams += [(uniform, uniform_block), (jitter, jitter_block(world.jitter_sigma)),
+                             (service, service_block(d))]
         self.blocks = self.F[int(offs[5]):].reshape(3 * nc, int(k.BLOCK))  # a view: refills write the kernel's F
         # -- M: the mutable state
         n = population.size
@@ -340,6 +348,22 @@ class CompiledEngine:
         rng, make = self.streams[stream]
         self.blocks[stream, :] = make(rng, int(k.BLOCK))
 
+    def _draw_ahead(self) -> None:
+        """Between two slices of the kernel: every live draw stream whose block is at least half used keeps its unused
+        values, moved to the front, and has the rest of the block drawn (the values do not depend on when they are
+        drawn: :mod:`roamsim.engine.draws`). The kernel then seldom takes the GIL back for a refill inside its event
+        loop, where it would wait for the event log's threads: a NumPy or Arrow call holds the GIL for milliseconds."""
+        block = int(k.BLOCK)
+        pos = self._section(k.M_DP, 1, len(self.streams))[0]  # a view of M
+        for s in self.live:
+            used = int(pos[s])
+            if used >= block // 2:
+                row = self.blocks[s]
+                row[:block - used] = row[used:]  # no overlap: block - used <= used
+                rng, make = self.streams[s]
+                row[block - used:] = make(rng, used)
+                pos[s] = 0
+
     def _flush(self, kind: str, n: int) -> None:
         """Hand the first ``n`` buffered rows (at most all) to the event log, as :class:`RecordBuffers` does."""
         M = self.M
@@ -367,10 +391,11 @@ class CompiledEngine:
             self.rec.transactions += n
             self.rec.sink.write_transactions(dict(zip(columns, cols, strict=True)))
 
-    def run(self, progress: Callable[[int, int], None] | None = None, every: int = 200_000) -> None:
+    def run(self, progress: Callable[[int, int], None] | None = None, every: int | None = None) -> None:
         """Run to the window's end and drain what is in flight; Ctrl-C stops at the next event boundary
         (KeyboardInterrupt, after the buffered records went to the event log)."""
         M = self.M
+        every = PROGRESS_EVERY if every is None else every
         M[k.S_NEXTREP] = M[k.S_EVENTS] + every
         ev_t, ev_r, ev_k, ev_p = self.ev
         window = int(M[k.W_WINDOW])
@@ -381,8 +406,9 @@ class CompiledEngine:
         # would keep it up to a switch interval (5 ms by default) at each refill: make that wait short.
         sys.setswitchinterval(min(switch, REFILL_SWITCH_S))
         try:
-            with self._sigint_stops():
+            with self._sigint_stops(), B.gc_paused():
                 while True:
+                    self._draw_ahead()
                     mark = time.perf_counter()
                     status = k.run_kernel(self.M, self.F, ev_t, ev_r, ev_k, ev_p, self.batch, every)
                     self.kernel_s += time.perf_counter() - mark

@@ -29,9 +29,10 @@ written through them with ``_poke``; a roamer's open sessions are a list through
 (``_nrt=False``): no array is allocated in the kernel. Computed arena indices go through ``_u`` (unsigned: no
 negative-index wraparound); the draw helpers are inlined.
 
-Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service), refilled from inside the
-kernel through ``objmode`` with the very NumPy calls of :mod:`roamsim.engine.draws`, at the moment the Python
-engine would draw them, so both engines consume each Generator in the same order.
+Random draws come from per-cohort blocks of 8192 values (uniform, jitter, service: each stream its own Generator),
+drawn with the very NumPy calls of :mod:`roamsim.engine.draws`. The driver tops the blocks up between slices of the
+run (a stream's values do not depend on where its blocks start); a block used up inside a slice is refilled from
+inside the kernel through ``objmode``, which waits for the GIL.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def _u(i: Int) -> np.uint64:
 
 @_jit
 def _next_block(M: Arena, s: Int) -> None:
-    """Draw stream ``s``'s next block into ``F`` (in Python, the same NumPy calls), when the Python engine would."""
+    """Draw stream ``s``'s next block into ``F`` (in Python, the same NumPy calls)."""
     run = M[S_RUN]
     with objmode():
         _refill(int(run), int(s))
@@ -1454,7 +1455,7 @@ def run_kernel(M: Arena, F: Floats, ev_t: Arena, ev_r: Arena, ev_k: Arena, ev_p:
     while True:
         if M[S_STATUS] != 0:
             return M[S_STATUS]
-        if M[S_STOP] != 0:  # set by the driver's SIGINT handler (which runs at a slice end or a draw refill)
+        if M[S_STOP] != 0:  # set by the driver's SIGINT handler (which runs between slices or in a draw refill)
             return ST_STOP
         if M[S_TXF] >= batch or M[S_PRF] >= batch or M[S_SEF] >= batch:
             return ST_FLUSH
