@@ -14,16 +14,18 @@ scenario, world and seed) and each HSS's service times, in the order that HSS
 received its requests, from roamsim's ``transactions.parquet``. The script
 checks that the p50 and p95 of attach and TAU durations agree within 1 %
 (exit status 1 if not), and prints the ratio of SimPy's wall time to
-roamsim's, for both of roamsim's engines: the compiled one (numba kernel,
-what ``roamsim run`` uses for this scenario) and the Python one; their
-output files must be byte-identical. The kernel is compiled (or loaded from
-numba's cache) by an untimed warm-up run first; that time is printed apart.
-Absolute times are never compared across runs: only the ratios within one
-run mean anything on a shared machine.
+roamsim's. It runs ``--repeat`` rounds (default 5), each a compiled roamsim
+run (numba kernel, what ``roamsim run`` uses for this scenario) followed by a
+SimPy run, and judges the 30x target on the median of the rounds' ratios:
+these shared machines move a single timing by up to 2x. The Python engine
+runs once; every run's output files must be byte-identical. The kernel is
+compiled (or loaded from numba's cache) by an untimed warm-up run first;
+that time is printed apart. Absolute times are never compared across runs:
+only the ratios within one run mean anything on a shared machine.
 
-    python benchmarks/reference_model.py            # 100k roamers
+    python benchmarks/reference_model.py            # 100k roamers, 5 rounds
     python benchmarks/reference_model.py --quick    # 10k roamers
-    python benchmarks/reference_model.py --roamers 300000 --profile
+    python benchmarks/reference_model.py --roamers 300000 --repeat 3 --profile
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import gc
 import io
 import json
 import pstats
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -365,35 +369,54 @@ def compare(name: str, a: np.ndarray, b: np.ndarray, ka: np.ndarray, kb: np.ndar
     return ok
 
 
+PARQUET = ("transactions", "messages", "procedures", "sessions")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--roamers", type=int, default=100_000, help="roamers in total (default 100000)")
     ap.add_argument("--quick", action="store_true", help="10000 roamers")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="paired rounds (a compiled roamsim run, then a SimPy run); the verdict is on the median "
+                         "of the rounds' ratios (default 5)")
     ap.add_argument("--followups-per-day", type=float, default=4.0,
                     help="MME changes (TAU) per roamer-day; mean stay in the window is 12 h (default 4)")
     ap.add_argument("--nas-delay", default="50ms", help="scenario ue.nas_delay (default 50ms)")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of roamsim.simulate "
-                    "(a second, untimed run)")
+                    "(one more, untimed run)")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     n = 10_000 if args.quick else args.roamers
     scenario = build_scenario(n, args.followups_per_day, args.nas_delay)
     world = compile_world(scenario)
     t0 = int(scenario.window.start.timestamp() * 1e9)
 
+    runs: list[RoamsimRun] = []
+    simpy_walls: list[float] = []
     with tempfile.TemporaryDirectory(prefix="roamsim-bench-") as tmp:
         t = time.perf_counter()
         run_roamsim(build_scenario(100, args.followups_per_day, args.nas_delay), Path(tmp) / "warm-up", False)
         warm_up = time.perf_counter() - t
         run_dir = Path(tmp) / "run"
-        rs = run_roamsim(scenario, run_dir, profile=False)
         py = run_roamsim(scenario, Path(tmp) / "python", profile=False, engine="python")
-        same = [f for f in ("transactions", "messages", "procedures", "sessions")
-                if (run_dir / f"{f}.parquet").read_bytes() != (Path(tmp) / "python" / f"{f}.parquet").read_bytes()]
+        reference = {f: (Path(tmp) / "python" / f"{f}.parquet").read_bytes() for f in PARQUET}
         population = build_population(scenario, world, seed=SEED)
-        inputs = simpy_inputs(scenario, world, population, run_dir, t0)
+        differ: set[str] = set()
+        for i in range(args.repeat):
+            # Rounds pair a roamsim run with a SimPy run right after it, so a slow spell of the shared machine
+            # tends to hit both sides of one ratio.
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            runs.append(run_roamsim(scenario, run_dir, profile=False))
+            differ |= {f for f in PARQUET if (run_dir / f"{f}.parquet").read_bytes() != reference[f]}
+            inputs = simpy_inputs(scenario, world, population, run_dir, t0)
+            n_services = sum(len(q) for q in inputs.services.values())
+            sp_wall, theirs, left = run_simpy(inputs, len(world.op_ids))
+            simpy_walls.append(sp_wall)
+            print(f"round {i + 1}/{args.repeat}: SimPy {sp_wall:.3f} s, roamsim engine phase {runs[-1].engine_s:.3f} s "
+                  f"→ {sp_wall / runs[-1].engine_s:.1f}x", flush=True)
         ours, tally = roamsim_durations(run_dir, population, t0)
-        n_services = sum(len(q) for q in inputs.services.values())
-        sp_wall, theirs, left = run_simpy(inputs, len(world.op_ids))
         profiled = run_roamsim(scenario, Path(tmp) / "profiled", profile=True) if args.profile else None
 
     roamers = population.size
@@ -404,38 +427,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"roamsim procedures: {', '.join(f'{k} {v}' for k, v in sorted(tally.items()))}")
     print(f"HSS requests: roamsim {n_services}, SimPy used {n_services - left} "
           f"({left} service times left over); same-ns HSS arrival ties: {inputs.hss_ties}")
-    print("\nlatency (procedure end - start), roamsim vs SimPy:")
+    print("\nlatency (procedure end - start), roamsim vs SimPy (last round):")
     ok = compare("attach", ours.attach, theirs.attach, ours.attach_key, theirs.attach_key)
     ok &= compare("TAU", ours.tau, theirs.tau, ours.tau_key, theirs.tau_key)
     ok &= left == 0
-    print(f"compiled and Python engines' Parquet files: {'byte-identical' if not same else 'DIFFER: ' + str(same)}")
-    ok &= not same
+    print(f"the {args.repeat} compiled runs and the Python engine's run, Parquet files: "
+          f"{'byte-identical' if not differ else 'DIFFER: ' + ', '.join(sorted(differ))}")
+    ok &= not differ
 
+    rs = runs[-1]
     counts = rs.manifest["counts"]
     print(f"\nmodel events = 1 per roamer + 7 per attach + 4 per TAU = {events:,} "
           f"(roamsim's own engine event count: {counts['events']:,})")
+    sp_med = statistics.median(simpy_walls)
     rows = [
-        ("SimPy 4 (process per roamer, Resource per HSS; env.run only)", sp_wall),
-        ("compiled: roamsim simulate(), total (population, engine, Parquet, KPIs)", rs.wall_s),
-        ("compiled: engine phase (kernel + record batches to the event log)", rs.engine_s),
-        ("compiled: kernel (the event loop itself, phases.kernel_s)", rs.kernel_s),
-        ("python:   roamsim simulate(), total", py.wall_s),
-        ("python:   engine phase (phases.engine_s)", py.engine_s),
+        ("SimPy 4 (process per roamer, Resource per HSS; env.run only)", simpy_walls),
+        ("compiled: roamsim simulate(), total (population, engine, Parquet, KPIs)", [r.wall_s for r in runs]),
+        ("compiled: engine phase (kernel + record batches to the event log)", [r.engine_s for r in runs]),
+        ("compiled: kernel (the event loop itself, phases.kernel_s)", [r.kernel_s for r in runs]),
+        ("python:   roamsim simulate(), total (one run)", [py.wall_s]),
+        ("python:   engine phase (phases.engine_s, one run)", [py.engine_s]),
     ]
-    print(f"\n{'':74s} {'wall s':>8s} {'model events/s':>15s} {'SimPy ÷ it':>11s}")
-    for label, s in rows:
-        print(f"{label:74s} {s:8.3f} {events / s:15,.0f} {sp_wall / s:10.1f}x")
+    print(f"\nmedians over {args.repeat} rounds{'':43s} {'wall s':>8s} {'model events/s':>15s} {'SimPy ÷ it':>11s}")
+    for label, walls in rows:
+        s = statistics.median(walls)
+        print(f"{label:74s} {s:8.3f} {events / s:15,.0f} {sp_med / s:10.1f}x")
     print(f"(kernel compile or cache load, in an untimed 100-roamer warm-up run: {warm_up:.1f} s)")
-    for label, s in (("compiled simulate() wall", rs.wall_s), ("compiled engine phase", rs.engine_s),
-                     ("compiled kernel", rs.kernel_s)):
-        ratio = sp_wall / s
-        print(f"speed ratio SimPy wall / roamsim {label + ':':26s} {ratio:6.1f}x   "
-              f"target {TARGET:.0f}x: {'met' if ratio >= TARGET else 'NOT met'}")
-    print(f"(roamsim phases: {rs.manifest['phases']}; it also wrote {counts['transactions']:,} transactions, "
-          f"{counts['messages']:,} messages and {counts['procedures']:,} procedures, SimPy records nothing "
-          "but durations)")
+    print("\nspeed ratio SimPy wall / roamsim, per round (each round: one roamsim run, then one SimPy run):")
+    verdict = True
+    for label, attr in (("compiled simulate() wall", "wall_s"), ("compiled engine phase", "engine_s"),
+                        ("compiled kernel", "kernel_s")):
+        ratios = [w / getattr(r, attr) for w, r in zip(simpy_walls, runs, strict=True)]
+        med = statistics.median(ratios)
+        judged = ""
+        if attr == "engine_s":
+            verdict = med >= TARGET
+            judged = f"   target {TARGET:.0f}x (median): {'met' if verdict else 'NOT met'}"
+        print(f"  {label + ':':26s} {'  '.join(f'{x:5.1f}x' for x in ratios)}   median {med:5.1f}x, "
+              f"min {min(ratios):5.1f}x{judged}")
+    print(f"the target is judged on the engine phase: {'met' if verdict else 'NOT met'}")
+    print(f"(roamsim phases, last round: {rs.manifest['phases']}; it also wrote {counts['transactions']:,} "
+          f"transactions, {counts['messages']:,} messages and {counts['procedures']:,} procedures, SimPy records "
+          "nothing but durations)")
     if profiled is not None:
-        print("\ncProfile of a second roamsim.simulate() run, by own time (profiling inflates every call):")
+        print("\ncProfile of one more roamsim.simulate() run, by own time (profiling inflates every call):")
         print(profiled.profile)
     if not ok:
         print("\nFAIL: roamsim and SimPy latencies disagree (or the inputs did not line up)", file=sys.stderr)
