@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -193,3 +194,25 @@ def test_message_rows_do_not_depend_on_the_path_table_growing_between_batches(tm
         expected += _expected(w, part)
     sink.close()
     assert _rows(pq.read_table(tmp_path / "messages.parquet")) == expected
+
+
+def test_row_groups_carry_min_max_statistics_for_numeric_columns_only(tmp_path: Path) -> None:
+    """Readers prune row groups by ``time`` (the capture writer) and ``procedure_id`` (the report's ladder): those
+    need statistics; the dictionary-encoded names get none (their cost was a quarter of writing messages)."""
+    w = _world()
+    rng = np.random.default_rng(5)
+    sink = ParquetSink(tmp_path, w, np.arange(50, dtype=np.int64) + 214_010_000_000_000,
+                       rng.integers(0, len(w.op_ids), 50), T0)
+    sink.write_transactions(_batch(w, _paths(w, first=True), 400, 0, rng))
+    sink.close()
+    for name in ("messages", "transactions"):
+        meta = pq.ParquetFile(tmp_path / f"{name}.parquet").metadata
+        group = meta.row_group(0)
+        with_stats = {group.column(i).path_in_schema for i in range(group.num_columns)
+                      if group.column(i).statistics is not None and group.column(i).statistics.has_min_max}
+        numeric = {f.name for f in meta.schema.to_arrow_schema() if not pa.types.is_dictionary(f.type)}
+        assert with_stats == numeric, name
+        assert "time" in with_stats or "request_time" in with_stats
+    times = pq.read_table(tmp_path / "messages.parquet", columns=["time"])["time"]
+    stats = pq.ParquetFile(tmp_path / "messages.parquet").metadata.row_group(0).column(0).statistics
+    assert (stats.min, stats.max) == (pc.min(times).as_py(), pc.max(times).as_py())

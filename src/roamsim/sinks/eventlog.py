@@ -51,6 +51,15 @@ DICTIONARY_COLUMNS = [
     "visited_plmn", "rat", "mme", "outcome", "routing", "apn",
 ]
 
+
+def statistics_columns(schema: pa.Schema) -> list[str]:
+    """Columns whose row groups get min/max statistics: the numeric ones, which readers prune row groups by (the
+    capture writer by ``time``, the report's ladder by ``procedure_id``, DuckDB by any). Not the dictionary-encoded
+    names: every row group holds most of their values, and their string statistics were a quarter of the time of
+    writing messages.parquet."""
+    return [name for name in schema.names if name not in DICTIONARY_COLUMNS]
+
+
 MESSAGE_NAMES: list[str] = list(cat.MESSAGE_NAMES)
 _MSG_IDX = np.stack([np.asarray(cat.REQUEST_INDEX), np.asarray(cat.ANSWER_INDEX)], axis=1).astype(np.int8).ravel()
 """``2 * command + (1 for the answer)`` → message index into :data:`MESSAGE_NAMES`."""
@@ -206,16 +215,40 @@ BACKGROUND_NICE = 5
 """How much lower the event log's threads run than a compiled engine (three busy threads on two cores)."""
 
 
-def _yield_to_the_engine() -> None:
-    """Lower this thread's scheduling priority and keep it off the first CPU (Linux, where both are per thread),
-    so a compiled engine keeps a core of its own: reference model at 100k, SimPy ÷ engine phase 20–53× in six
-    runs with neither, 30–37× in three with both (benchmarks/reference_model.py); the 1M example, which the
-    event log's threads bound, 47.6 s → 51.8 s (one run each, within this machine's noise)."""
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) >= 2:
-            os.sched_setaffinity(threading.get_native_id(), cpus[1:])
+class _Placement:
+    """Where the event log's threads run beside a compiled engine (Linux, where priority and CPU affinity are per
+    thread): at a lower priority, and off the first CPU while the engine computes, so it keeps a core of its own
+    (reference model at 100k, SimPy ÷ engine phase 20–53× in six runs without, 30–37× in three with); on every
+    CPU while the engine waits for them (a full queue) or is done, so building and writing then use both cores."""
+
+    def __init__(self) -> None:
+        self.cpus = sorted(os.sched_getaffinity(0)) if sys.platform == "linux" else []
+        """The CPUs the process may use, read on the engine's thread before any is pinned."""
+        self.tids: list[int] = []
+        self.everywhere = False
+        self._lock = threading.Lock()
+
+    def join(self) -> None:
+        """Thread initializer of the event log's threads."""
+        if sys.platform != "linux":
+            return
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
+        with self._lock:
+            self.tids.append(tid)
+            self._place(tid)
+
+    def spread(self, everywhere: bool) -> None:
+        """Let the threads use every CPU (True) or keep them off the first (False)."""
+        with self._lock:
+            if everywhere != self.everywhere:
+                self.everywhere = everywhere
+                for tid in self.tids:
+                    self._place(tid)
+
+    def _place(self, tid: int) -> None:
+        if len(self.cpus) >= 2:
+            os.sched_setaffinity(tid, self.cpus if self.everywhere else self.cpus[1:])
 
 
 def _nbytes(c: dict[str, np.ndarray]) -> int:
@@ -240,6 +273,7 @@ class ParquetSink:
             self._writers[name] = pq.ParquetWriter(
                 self.dir / f"{name}.parquet.part", schema, compression=compression,
                 use_dictionary=[c for c in DICTIONARY_COLUMNS if c in schema.names],
+                write_statistics=statistics_columns(schema),
             )
         self._paths = PathTable(world)
         self._plmns = _names(world.op_plmn)
@@ -254,7 +288,8 @@ class ParquetSink:
         self._outcomes = _names(rs.OUTCOMES)
         self._routings = _names(rs.ROUTINGS)
         self._apns = _names(["internet"])
-        background = _yield_to_the_engine if tables_on_writer else None
+        self._placement = _Placement() if tables_on_writer else None
+        background = self._placement.join if self._placement is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet", initializer=background)
         self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables", initializer=background)
                          if tables_on_writer else None)
@@ -296,13 +331,21 @@ class ParquetSink:
             self._settle(self._pending.pop(0)[0])
         if self._full(size):
             t = time.perf_counter()
-            while self._full(size):
-                self._settle(self._pending.pop(0)[0])
+            self._spread(True)  # the engine waits: both cores for building and writing
+            try:
+                while self._full(size):
+                    self._settle(self._pending.pop(0)[0])
+            finally:
+                self._spread(False)
             self.wait_s += time.perf_counter() - t
         if self._builder is not None:
             self._pending.append((self._builder.submit(lambda: self._pool.submit(self._write, make())), size))
         else:
             self._pending.append((self._pool.submit(self._write, make()), size))
+
+    def _spread(self, everywhere: bool) -> None:
+        if self._placement is not None:
+            self._placement.spread(everywhere)
 
     def write_transactions(self, c: dict[str, np.ndarray]) -> None:
         self._submit(lambda: self._transaction_tables(c), _nbytes(c))
@@ -439,6 +482,7 @@ class ParquetSink:
         The files are closed even when a batch failed; the failure is raised afterwards.
         """
         failure: BaseException | None = None
+        self._spread(True)  # the engine is done
         for fut, _ in self._pending:
             try:
                 self._settle(fut)
