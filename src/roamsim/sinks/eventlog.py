@@ -27,9 +27,6 @@ strided views of its row-major buffers; the builder thread makes the transaction
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from roamsim.catalogue import commands as cat
+from roamsim.placement import ThreadPlacement
 from roamsim.records import schema as rs
 from roamsim.world.model import MAX_HOPS, World
 
@@ -211,46 +209,6 @@ def _contiguous(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return dict(zip(c, out, strict=True))
 
 
-BACKGROUND_NICE = 5
-"""How much lower the event log's threads run than a compiled engine (three busy threads on two cores)."""
-
-
-class _Placement:
-    """Where the event log's threads run beside a compiled engine (Linux, where priority and CPU affinity are per
-    thread): at a lower priority, and off the first CPU while the engine computes, so it keeps a core of its own
-    (reference model at 100k, SimPy ÷ engine phase 20–53× in six runs without, 30–37× in three with); on every
-    CPU while the engine waits for them (a full queue) or is done, so building and writing then use both cores."""
-
-    def __init__(self) -> None:
-        self.cpus = sorted(os.sched_getaffinity(0)) if sys.platform == "linux" else []
-        """The CPUs the process may use, read on the engine's thread before any is pinned."""
-        self.tids: list[int] = []
-        self.everywhere = False
-        self._lock = threading.Lock()
-
-    def join(self) -> None:
-        """Thread initializer of the event log's threads."""
-        if sys.platform != "linux":
-            return
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
-        with self._lock:
-            self.tids.append(tid)
-            self._place(tid)
-
-    def spread(self, everywhere: bool) -> None:
-        """Let the threads use every CPU (True) or keep them off the first (False)."""
-        with self._lock:
-            if everywhere != self.everywhere:
-                self.everywhere = everywhere
-                for tid in self.tids:
-                    self._place(tid)
-
-    def _place(self, tid: int) -> None:
-        if len(self.cpus) >= 2:
-            os.sched_setaffinity(tid, self.cpus if self.everywhere else self.cpus[1:])
-
-
 def _nbytes(c: dict[str, np.ndarray]) -> int:
     return sum(a.nbytes for a in c.values())
 
@@ -288,7 +246,7 @@ class ParquetSink:
         self._outcomes = _names(rs.OUTCOMES)
         self._routings = _names(rs.ROUTINGS)
         self._apns = _names(["internet"])
-        self._placement = _Placement() if tables_on_writer else None
+        self._placement = ThreadPlacement() if tables_on_writer else None
         background = self._placement.join if self._placement is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet", initializer=background)
         self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables", initializer=background)
