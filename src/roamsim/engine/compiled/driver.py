@@ -217,8 +217,8 @@ class CompiledEngine:
             self.F[o:o + a.size] = a
         self.f_slots = [(k.MF_SHARE, int(offs[1])), (k.MF_HSS_ERROR, int(offs[2])), (k.MF_FIXED, int(offs[3])),
                         (k.MF_UPLINK, int(offs[4])), (k.MF_D, int(offs[5]))]
-        # -- draw streams: per cohort uniform, jitter and service blocks from the cohort's engine Generator, made by
-        #    the functions the Python engine draws with (roamsim.engine.draws), in the order they are consumed
+        # -- draw streams: per cohort uniform, jitter and service blocks, each stream from its own Generator, made
+        #    by the functions the Python engine draws with (roamsim.engine.draws)
         self.streams: list[tuple[np.random.Generator, Callable[[np.random.Generator, int], np.ndarray]]] = []
         self.live: list[int] = []
         """The streams the kernel draws from (no jitter draws at sigma 0, no service draws for a fixed time)."""
@@ -250,13 +250,13 @@ class CompiledEngine:
         if pool_cap is None:  # open sessions keep their procedures: about 1 in 40 roamers at 2 sessions a day
             pool_cap = max(1 << 10, 1 << (population.size // 32).bit_length())
         self.records = {kind: np.empty((rows, width), np.int64) for kind, (width, *_) in _BUFFERS.items()}
+        """The kernel's record buffers (transactions, procedures, sessions), row-major, outside ``M``: the kernel
+        writes them through their addresses (``M[A_TX]``, ``M[A_PR]``, ``M[A_SE]``), so they must live as long as it
+        may run."""
         self._buffers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-buffers",
                                            initializer=ThreadPlacement(nice=0).join)
         """Prepares the kernel's next record buffer of each kind while it runs (off its CPU)."""
         self._ready: dict[str, Future[np.ndarray]] = {}
-        """The kernel's record buffers (transactions, procedures, sessions), row-major, outside ``M``: the kernel
-        writes them through their addresses (``M[A_TX]``, ``M[A_PR]``, ``M[A_SE]``), so they must live as long as it
-        may run."""
         free = np.arange(pool_cap, dtype=np.int64)[::-1].copy()
         self.M = self._build_M(
             R, np.zeros((pool_cap, k.N_P), np.int64), free, np.zeros((pool_cap, k.N_T), np.int64), free.copy(),
@@ -382,7 +382,7 @@ class CompiledEngine:
         # The full buffer goes to the event log as it is (each column a strided view of it; the event log splits
         # them on its builder thread); the kernel goes on in a fresh one, with the rows past ``n``: one the buffer
         # thread allocated and touched after the previous flush, on the other core, so the kernel does not take a
-        # page fault per page it fills (a fifth of the reference model's kernel time).
+        # page fault per page it fills (about a fifth of the reference model's kernel time).
         buf = self.records[kind]
         ready = self._ready.get(kind)
         if ready is not None and ready.done():  # never waits for it: the kernel would wait meanwhile
