@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,34 @@ def test_growing_arenas_mid_run_changes_nothing(tmp_path: Path) -> None:
         b = pq.read_table(out / f"{name}.parquet")
         assert a.equals(b), name
         assert b.num_rows > 3000  # several batches
+
+
+@pytest.mark.parametrize("due_after_s", [0.0, 1e9])
+def test_a_flush_reports_progress_when_a_report_is_due(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       due_after_s: float) -> None:
+    """A run held back by the event log reaches ``PROGRESS_EVERY`` events slowly: its flushes report progress once
+    ``PROGRESS_S`` has passed since the last report (here: always, or never; then only the final report)."""
+    from roamsim.engine.compiled.driver import CompiledEngine
+
+    monkeypatch.setattr(driver, "PROGRESS_EVERY", 1 << 60)
+    monkeypatch.setattr(driver, "PROGRESS_S", due_after_s)
+    s = s6a_scenario(**CASES["errors, busy, jitter"])
+    world = compile_world(s)
+    population = build_population(s, world, seed=s.seed)
+    t0 = int(s.window.start.timestamp() * 1e9)
+    sink = ParquetSink(tmp_path, world, population.imsi, population.home, t0, tables_on_writer=True)
+    records = RecordBuffers(sink, batch=500)
+    engine = CompiledEngine(s, world, population, records, seed=s.seed)
+    reports: list[tuple[int, int]] = []
+    engine.run(lambda sim_ns, events: reports.append((sim_ns, events)))
+    sink.close()
+    assert reports[-1] == (s.window.duration, engine.events)
+    if due_after_s:
+        assert len(reports) == 1
+    else:
+        batches = records.transactions // 500 + records.procedures // 500
+        assert len(reports) - 1 >= batches // 2 >= 5  # a flush may hand over both kinds at one return
+        assert all(a[0] <= b[0] and a[1] < b[1] for a, b in pairwise(reports[:-1]))
 
 
 def test_what_it_does_not_cover_is_named_and_auto_falls_back(tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ _RUN_KEYS = count(1)
 PROGRESS_EVERY = 2_000_000
 """Events between two progress reports: about half a second of the kernel (the Python engine reports every 200,000
 events, about a second of its own). Each report is a return to Python, which waits for the GIL."""
+PROGRESS_S = 0.5
+"""A flush also reports progress when the last report is this old (seconds)."""
 REFILL_SWITCH_S = 0.0005
 """The interpreter's switch interval while the kernel runs (seconds)."""
 Int = k.Int
@@ -421,6 +423,7 @@ class CompiledEngine:
         # The kernel takes the GIL back only to refill a draw block; the event log's threads hold it meanwhile, and
         # would keep it up to a switch interval (5 ms by default) at each refill: make that wait short.
         sys.setswitchinterval(min(switch, REFILL_SWITCH_S))
+        reported = time.perf_counter()
         try:
             with self._sigint_stops(), B.gc_paused():
                 while True:
@@ -433,9 +436,14 @@ class CompiledEngine:
                         for kind, (_, fill, _, _) in _BUFFERS.items():
                             if M[fill] >= self.batch:
                                 self._flush(kind, self.batch)
+                        # A run bound by the event log reaches PROGRESS_EVERY events slowly: report at flushes too
+                        if progress is not None and time.perf_counter() - reported >= PROGRESS_S:
+                            progress(min(int(M[k.S_T]), window), self.events)
+                            reported = time.perf_counter()
                     elif status == k.ST_PROGRESS:
                         if progress is not None:
                             progress(min(int(M[k.S_T]), window), self.events)
+                            reported = time.perf_counter()
                     elif status == k.ST_GROW:
                         self._grow()
                     elif status == k.ST_DONE:
