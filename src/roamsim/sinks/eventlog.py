@@ -8,17 +8,18 @@ engine used: the log and the engine agree by construction.
 
 Work is split by who needs the GIL. The Arrow tables are built on the caller's
 (the engine's) thread, in a few NumPy passes per batch (the message rows from
-per-path tables, one stable sort); one background thread then writes them
-(Parquet encoding and compression release the GIL) and hands them to the
-table observers, in submission order, with at most ``MAX_PENDING`` batches
-queued. Building the tables on the background thread costs the engine more:
+per-path tables, one stable sort); two background threads then write them
+(Parquet encoding and compression release the GIL; messages.parquet, most of
+the writing, has its own thread) and hand them to the table observers, each
+file in submission order, with at most ``MAX_PENDING`` batches queued.
+Building the tables on a background thread costs the Python engine more:
 every NumPy call there releases the GIL and then waits up to a switch interval
 (5 ms) to get it back from the busy engine, so the writer falls behind and the
 engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 
 The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
 ``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
-them, in order, to the writer thread, so building, writing and the engine overlap on both cores; the queue is
+them, in order, to the writer threads, so building, writing and the engine overlap on both cores; the queue is
 then bounded by the record bytes it holds (``max_pending_bytes``, 256 MiB: a transaction batch's tables, its
 messages above all, take about five times its records' bytes), not by a batch count. Its record columns arrive as
 strided views of its row-major buffers; the builder thread makes the transaction columns contiguous
@@ -27,11 +28,11 @@ strided views of its row-major buffers; the builder thread makes the transaction
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -249,12 +250,17 @@ class ParquetSink:
         self._placement = ThreadPlacement() if tables_on_writer else None
         background = self._placement.join if self._placement is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet", initializer=background)
+        self._message_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-messages",
+                                                initializer=background)
+        """messages.parquet's own writer thread: it is most of the writing (8 rows per transaction)."""
+        self._observe_lock = threading.Lock()
         self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables", initializer=background)
                          if tables_on_writer else None)
         """With ``tables_on_writer``: the thread that builds the tables, feeding the writer thread in order."""
         self.table_observers: list[Callable[[str, pa.Table], None]] = []
-        """Called with (file name, table) after each table is written, on the writer thread, in write order."""
-        self._pending: list[tuple[Future[Any], int]] = []
+        """Called with (file name, table) after each table is written, on the thread that wrote it (one call at a
+        time), each file's tables in write order."""
+        self._pending: list[tuple[Future[list[Future[None]]], int]] = []
         self._max_pending_bytes = max_pending_bytes
         self.wait_s = 0.0
         """Seconds the caller spent waiting for the writer thread (a full queue)."""
@@ -262,8 +268,17 @@ class ParquetSink:
     def _write(self, tables: tuple[tuple[str, pa.Table], ...]) -> None:
         for name, table in tables:
             self._writers[name].write_table(table)
-            for observe in self.table_observers:
-                observe(name, table)
+            with self._observe_lock:
+                for observe in self.table_observers:
+                    observe(name, table)
+
+    def _dispatch(self, tables: tuple[tuple[str, pa.Table], ...]) -> list[Future[None]]:
+        """Queue a batch's tables on their writer threads (messages on its own): each file is written by one thread,
+        in submission order."""
+        messages = tuple(t for t in tables if t[0] == "messages")
+        others = tuple(t for t in tables if t[0] != "messages")
+        return [pool.submit(self._write, part) for pool, part in ((self._pool, others), (self._message_pool, messages))
+                if part]
 
     def _full(self, size: int) -> bool:
         if self._builder is not None:
@@ -271,16 +286,15 @@ class ParquetSink:
         return len(self._pending) >= MAX_PENDING
 
     @staticmethod
-    def _finished(f: Future[Any]) -> bool:
-        """A queued batch is written (a built batch's result is its write's future)."""
-        return f.done() and (not isinstance(r := f.result(), Future) or r.done())
+    def _finished(f: Future[list[Future[None]]]) -> bool:
+        """A queued batch is written (its result: its writes' futures)."""
+        return f.done() and (f.exception() is not None or all(w.done() for w in f.result()))
 
     @staticmethod
-    def _settle(f: Future[Any]) -> None:
+    def _settle(f: Future[list[Future[None]]]) -> None:
         """Wait until a queued batch is written; its failure is raised here."""
-        r = f.result()
-        if isinstance(r, Future):
-            r.result()
+        for w in f.result():
+            w.result()
 
     def _submit(self, make: Callable[[], tuple[tuple[str, pa.Table], ...]], size: int) -> None:
         """Queue the tables ``make`` builds for the writer thread: built here, or on the builder thread with
@@ -297,9 +311,11 @@ class ParquetSink:
                 self._spread(False)
             self.wait_s += time.perf_counter() - t
         if self._builder is not None:
-            self._pending.append((self._builder.submit(lambda: self._pool.submit(self._write, make())), size))
+            self._pending.append((self._builder.submit(lambda: self._dispatch(make())), size))
         else:
-            self._pending.append((self._pool.submit(self._write, make()), size))
+            built: Future[list[Future[None]]] = Future()
+            built.set_result(self._dispatch(make()))
+            self._pending.append((built, size))
 
     def _spread(self, everywhere: bool) -> None:
         if self._placement is not None:
@@ -450,6 +466,7 @@ class ParquetSink:
         if self._builder is not None:
             self._builder.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self._message_pool.shutdown(wait=True)
         for name, writer in self._writers.items():
             writer.close()
             (self.dir / f"{name}.parquet.part").replace(self.dir / f"{name}.parquet")
