@@ -8,10 +8,10 @@ engine used: the log and the engine agree by construction.
 
 Work is split by who needs the GIL. The Arrow tables are built on the caller's
 (the engine's) thread, in a few NumPy passes per batch (the message rows from
-per-path tables, one stable sort); two background threads then write them
-(Parquet encoding and compression release the GIL; messages.parquet, most of
-the writing, has its own thread) and hand them to the table observers, each
-file in submission order, with at most ``MAX_PENDING`` batches queued.
+per-path tables, one stable sort); one background thread then writes them
+(Parquet encoding and compression release the GIL) and hands them to the
+table observers, each file in submission order, with at most ``MAX_PENDING``
+batches queued.
 Building the tables on a background thread costs the Python engine more:
 every NumPy call there releases the GIL and then waits up to a switch interval
 (5 ms) to get it back from the busy engine, so the writer falls behind and the
@@ -19,11 +19,11 @@ engine stalls on the full queue (``benchmarks/writer_overhead.py``).
 
 The compiled engine (:mod:`roamsim.engine.compiled`) holds no GIL while it runs, so for it the sink is made with
 ``tables_on_writer``: the caller only queues the record columns; a builder thread builds the tables and hands
-them, in order, to the writer threads, so building, writing and the engine overlap on both cores; the queue is
-then bounded by the record bytes it holds (``max_pending_bytes``, 256 MiB: a transaction batch's tables, its
-messages above all, take about five times its records' bytes), not by a batch count. Its record columns arrive as
-strided views of its row-major buffers; the builder thread makes the transaction columns contiguous
-(:func:`_contiguous`) before its many passes over them.
+them, in order, to two writer threads (messages.parquet has its own), so building, writing and the engine overlap
+on both cores; the queue is then bounded by the record bytes it holds (``max_pending_bytes``, 256 MiB: a
+transaction batch's tables, its messages above all, take about five times its records' bytes), not by a batch
+count. Its record columns arrive as strided views of its row-major buffers; the builder thread makes the
+transaction columns contiguous (:func:`_contiguous`) before its many passes over them.
 """
 
 from __future__ import annotations
@@ -250,9 +250,11 @@ class ParquetSink:
         self._placement = ThreadPlacement() if tables_on_writer else None
         background = self._placement.join if self._placement is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-parquet", initializer=background)
-        self._message_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-messages",
-                                                initializer=background)
-        """messages.parquet's own writer thread: it is most of the writing (8 rows per transaction)."""
+        self._message_pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-messages",
+                                                 initializer=background) if tables_on_writer else self._pool)
+        """With ``tables_on_writer``, messages.parquet's own writer thread: it is most of the writing (8 rows per
+        transaction), and the compiled engine outruns one writer thread. The Python engine is slower than one: a
+        third busy thread would only take CPU time from it."""
         self._observe_lock = threading.Lock()
         self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables", initializer=background)
                          if tables_on_writer else None)
@@ -275,6 +277,8 @@ class ParquetSink:
     def _dispatch(self, tables: tuple[tuple[str, pa.Table], ...]) -> list[Future[None]]:
         """Queue a batch's tables on their writer threads (messages on its own): each file is written by one thread,
         in submission order."""
+        if self._message_pool is self._pool:
+            return [self._pool.submit(self._write, tables)]
         messages = tuple(t for t in tables if t[0] == "messages")
         others = tuple(t for t in tables if t[0] != "messages")
         return [pool.submit(self._write, part) for pool, part in ((self._pool, others), (self._message_pool, messages))
@@ -466,7 +470,7 @@ class ParquetSink:
         if self._builder is not None:
             self._builder.shutdown(wait=True)
         self._pool.shutdown(wait=True)
-        self._message_pool.shutdown(wait=True)
+        self._message_pool.shutdown(wait=True)  # (the same pool without tables_on_writer: a no-op)
         for name, writer in self._writers.items():
             writer.close()
             (self.dir / f"{name}.parquet.part").replace(self.dir / f"{name}.parquet")
