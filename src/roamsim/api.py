@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pyarrow as pa
 
+from roamsim.engine import ENGINES, EngineChoice
 from roamsim.engine.compiled import NotCovered
 from roamsim.engine.compiled import unsupported as compiled_unsupported
 from roamsim.engine.core import Engine
@@ -153,10 +154,6 @@ def _prepare(out: Path) -> None:
             elif e.is_dir() and e.name == TRACES:
                 shutil.rmtree(e)
     out.mkdir(parents=True, exist_ok=True)
-
-
-EngineChoice = Literal["auto", "python", "compiled"]
-ENGINES: tuple[EngineChoice, ...] = ("auto", "python", "compiled")
 
 
 def _engine_kind(choice: EngineChoice, scenario: Scenario, world: World, population: Population

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from click.core import ParameterSource
 
+from roamsim.engine import ENGINES
 from roamsim.version import __version__
 
 if TYPE_CHECKING:
@@ -460,7 +461,7 @@ Examples:
 @_capture_point_option
 @click.option("--upload", "upload_url", metavar="s3://BUCKET/PREFIX", default=None, show_envvar=True,
               help="Upload the run directory there once the run is complete (see `roamsim upload`).")
-@click.option("--engine", type=click.Choice(["auto", "python", "compiled"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               show_envvar=True,
               help="compiled: the numba kernel (4G: stays, steering, data sessions, SMS; no 2G/3G/5G); "
                    "python: the Python engine; auto: the kernel whenever it covers the scenario. Same output bytes.")
