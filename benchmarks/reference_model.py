@@ -55,6 +55,7 @@ import simpy
 import roamsim
 from roamsim.population.build import EV_ARRIVE, EV_MME_CHANGE, Population, build_population
 from roamsim.scenario import Scenario, scenario_from_data
+from roamsim.sinks.eventlog import FILES
 from roamsim.world.model import HOPS, World, compile_world
 
 SEED = 20270703
@@ -369,9 +370,6 @@ def compare(name: str, a: np.ndarray, b: np.ndarray, ka: np.ndarray, kb: np.ndar
     return ok
 
 
-PARQUET = ("transactions", "messages", "procedures", "sessions")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--roamers", type=int, default=100_000, help="roamers in total (default 100000)")
@@ -400,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_up = time.perf_counter() - t
         run_dir = Path(tmp) / "run"
         py = run_roamsim(scenario, Path(tmp) / "python", profile=False, engine="python")
-        reference = {f: (Path(tmp) / "python" / f"{f}.parquet").read_bytes() for f in PARQUET}
+        reference = {f: (Path(tmp) / "python" / f"{f}.parquet").read_bytes() for f in FILES}
         population = build_population(scenario, world, seed=SEED)
         differ: set[str] = set()
         for i in range(args.repeat):
@@ -409,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             runs.append(run_roamsim(scenario, run_dir, profile=False))
-            differ |= {f for f in PARQUET if (run_dir / f"{f}.parquet").read_bytes() != reference[f]}
+            differ |= {f for f in FILES if (run_dir / f"{f}.parquet").read_bytes() != reference[f]}
             inputs = simpy_inputs(scenario, world, population, run_dir, t0)
             n_services = sum(len(q) for q in inputs.services.values())
             sp_wall, theirs, left = run_simpy(inputs, len(world.op_ids))

@@ -178,7 +178,6 @@ def test_output_does_not_depend_on_how_exogenous_events_are_chunked(
     assert _bytes(tmp_path / "chunked") == _bytes(first)
 
 
-
 DISTRIBUTIONS = ({"exponential": {"mean": "2ms"}}, {"lognormal": {"median": "5ms", "p99": "150ms"}},
                  {"uniform": {"low": "1ms", "high": "9ms"}})
 TOTAL = 20_000

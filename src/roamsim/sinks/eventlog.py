@@ -258,7 +258,7 @@ class ParquetSink:
         self._observe_lock = threading.Lock()
         self._builder = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="roamsim-tables", initializer=background)
                          if tables_on_writer else None)
-        """With ``tables_on_writer``: the thread that builds the tables, feeding the writer thread in order."""
+        """With ``tables_on_writer``: the thread that builds the tables, feeding the writer threads in order."""
         self.table_observers: list[Callable[[str, pa.Table], None]] = []
         """Called with (file name, table) after each table is written, on the thread that wrote it (one call at a
         time), each file's tables in write order."""
@@ -275,10 +275,8 @@ class ParquetSink:
                     observe(name, table)
 
     def _dispatch(self, tables: tuple[tuple[str, pa.Table], ...]) -> list[Future[None]]:
-        """Queue a batch's tables on their writer threads (messages on its own): each file is written by one thread,
-        in submission order."""
-        if self._message_pool is self._pool:
-            return [self._pool.submit(self._write, tables)]
+        """Queue a batch's tables on their writer threads (messages on its own beside the compiled engine): each file is
+        written by one thread, in submission order."""
         messages = tuple(t for t in tables if t[0] == "messages")
         others = tuple(t for t in tables if t[0] != "messages")
         return [pool.submit(self._write, part) for pool, part in ((self._pool, others), (self._message_pool, messages))
@@ -301,7 +299,7 @@ class ParquetSink:
             w.result()
 
     def _submit(self, make: Callable[[], tuple[tuple[str, pa.Table], ...]], size: int) -> None:
-        """Queue the tables ``make`` builds for the writer thread: built here, or on the builder thread with
+        """Queue the tables ``make`` builds for the writer threads: built here, or on the builder thread with
         ``tables_on_writer``; waits while the queue is full."""
         while self._pending and self._finished(self._pending[0][0]):
             self._settle(self._pending.pop(0)[0])

@@ -352,24 +352,27 @@ class CompiledEngine:
     def events(self) -> int:
         return int(self.M[k.S_EVENTS])
 
-    def _refill(self, stream: int) -> None:
+    def _top_up(self, stream: int, used: int) -> None:
+        """Move the block's unused values (past the first ``used``) to its front and draw the rest of it (the values
+        do not depend on when they are drawn: :mod:`roamsim.engine.draws`); the kernel reads it from position 0."""
+        block = int(k.BLOCK)
+        row = self.blocks[stream]
+        row[:block - used] = row[used:]  # no overlap when used >= block // 2
         rng, make = self.streams[stream]
-        self.blocks[stream, :] = make(rng, int(k.BLOCK))
+        row[block - used:] = make(rng, used)
+
+    def _refill(self, stream: int) -> None:
+        """The kernel used a block up inside a slice (through ``objmode``, which waits for the GIL)."""
+        self._top_up(stream, int(k.BLOCK))
 
     def _draw_ahead(self) -> None:
-        """Between two slices of the kernel: every live draw stream whose block is at least half used keeps its unused
-        values, moved to the front, and has the rest of the block drawn (the values do not depend on when they are
-        drawn: :mod:`roamsim.engine.draws`). The kernel then seldom takes the GIL back for a refill inside its event
-        loop, where it would wait for the event log's threads: a NumPy or Arrow call holds the GIL for milliseconds."""
-        block = int(k.BLOCK)
+        """Between two slices of the kernel: every live draw stream whose block is at least half used is topped up.
+        The kernel then seldom takes the GIL back for a refill inside its event loop, where it would wait for the
+        event log's threads: a NumPy or Arrow call holds the GIL for milliseconds."""
         pos = self._section(k.M_DP, 1, len(self.streams))[0]  # a view of M
         for s in self.live:
-            used = int(pos[s])
-            if used >= block // 2:
-                row = self.blocks[s]
-                row[:block - used] = row[used:]  # no overlap: block - used <= used
-                rng, make = self.streams[s]
-                row[block - used:] = make(rng, used)
+            if pos[s] >= k.BLOCK // 2:
+                self._top_up(s, int(pos[s]))
                 pos[s] = 0
 
     def _flush(self, kind: str, n: int, more: bool = True) -> None:
@@ -420,8 +423,9 @@ class CompiledEngine:
         fresh_kernel()
         k.REFILL[self.run_key] = self._refill
         switch = sys.getswitchinterval()
-        # The kernel takes the GIL back only to refill a draw block; the event log's threads hold it meanwhile, and
-        # would keep it up to a switch interval (5 ms by default) at each refill: make that wait short.
+        # The kernel takes the GIL back at the end of a slice and to refill a draw block (rare: see _draw_ahead); the
+        # event log's threads hold it meanwhile, and would keep it up to a switch interval (5 ms by default) each
+        # time: make that wait short.
         sys.setswitchinterval(min(switch, REFILL_SWITCH_S))
         reported = time.perf_counter()
         try:
@@ -436,14 +440,8 @@ class CompiledEngine:
                         for kind, (_, fill, _, _) in _BUFFERS.items():
                             if M[fill] >= self.batch:
                                 self._flush(kind, self.batch)
-                        # A run bound by the event log reaches PROGRESS_EVERY events slowly: report at flushes too
-                        if progress is not None and time.perf_counter() - reported >= PROGRESS_S:
-                            progress(min(int(M[k.S_T]), window), self.events)
-                            reported = time.perf_counter()
                     elif status == k.ST_PROGRESS:
-                        if progress is not None:
-                            progress(min(int(M[k.S_T]), window), self.events)
-                            reported = time.perf_counter()
+                        pass
                     elif status == k.ST_GROW:
                         self._grow()
                     elif status == k.ST_DONE:
@@ -453,6 +451,11 @@ class CompiledEngine:
                     else:
                         raise RuntimeError(f"compiled engine: {_STATUS[status]} (case {int(M[k.S_ARG])}) at "
                                            f"t={int(M[k.S_T])} ns")
+                    # A run bound by the event log reaches PROGRESS_EVERY events slowly: a flush reports too, when due
+                    if progress is not None and (status == k.ST_PROGRESS or (
+                            status == k.ST_FLUSH and time.perf_counter() - reported >= PROGRESS_S)):
+                        progress(min(int(M[k.S_T]), window), self.events)
+                        reported = time.perf_counter()
         finally:  # as RecordBuffers.flush after the Python engine: an interrupted run keeps its records
             sys.setswitchinterval(switch)
             del k.REFILL[self.run_key]
